@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace AnomalyMeta.Cli.Commands;
+
+/// <summary>The `anomalymeta bench ...` subcommands, one file each.</summary>
+internal static class BenchCommands
+{
+    public static IEnumerable<Command> All()
+    {
+        // One line per benchmark command.
+        yield break;
+    }
+}

@@ -1,0 +1,14 @@
+using System.CommandLine;
+using AnomalyMeta.Cli.Commands;
+
+// The `anomalymeta` tool: each command parses its arguments, calls the library that does the work,
+// prints a table and exits non-zero with a clear message on failure.
+var bench = new Command("bench", "Speed and quality benchmarks (run in Release).");
+foreach (var command in BenchCommands.All())
+{
+    bench.Subcommands.Add(command);
+}
+
+var root = new RootCommand("AnomalyMeta: meta-learned anomaly detection for millions of time series.");
+root.Subcommands.Add(bench);
+return await CliRunner.InvokeAsync(root, args);

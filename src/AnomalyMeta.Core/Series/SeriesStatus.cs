@@ -1,0 +1,36 @@
+namespace AnomalyMeta.Core.Series;
+
+/// <summary>
+/// What happened to one series in a scoring run. A bad series is a status, never an exception: the batch goes on
+/// and the on-call engineer reads the reason in <c>run_series</c>. The names match the database's check constraint.
+/// </summary>
+public enum SeriesStatus
+{
+    /// <summary>Adapted, forecast and compared: its anomalies (possibly none) are written.</summary>
+    Scored,
+    /// <summary>Fewer observed points than one season of support plus something to score.</summary>
+    TooShort,
+    /// <summary>Infinite values in the window.</summary>
+    NonFinite,
+    /// <summary>The support window does not vary: nothing to learn a shape from.</summary>
+    Constant,
+    /// <summary>The series' cluster has no trained meta-learner.</summary>
+    NoModel,
+    /// <summary>No observation at all on the scoring day.</summary>
+    NoData,
+}
+
+/// <summary>Database spelling of <see cref="SeriesStatus"/>.</summary>
+public static class SeriesStatusNames
+{
+    public static string ToDatabase(this SeriesStatus status) => status switch
+    {
+        SeriesStatus.Scored => "scored",
+        SeriesStatus.TooShort => "too_short",
+        SeriesStatus.NonFinite => "non_finite",
+        SeriesStatus.Constant => "constant",
+        SeriesStatus.NoModel => "no_model",
+        SeriesStatus.NoData => "no_data",
+        _ => throw new ArgumentOutOfRangeException(nameof(status), status, "Unknown series status."),
+    };
+}

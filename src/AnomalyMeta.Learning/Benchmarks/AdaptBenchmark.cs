@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using TorchSharp;
+
+namespace AnomalyMeta.Learning.Benchmarks;
+
+/// <summary>Which adapter <see cref="AdaptBenchmark"/> measures.</summary>
+public enum AdaptEngine
+{
+    /// <summary><see cref="FastAdapter"/>: the Vector256 C# kernel.</summary>
+    Fast,
+
+    /// <summary><see cref="BatchedAdapter"/>: TorchSharp, batched <c>bmm</c>.</summary>
+    Torch,
+}
+
+/// <summary>Settings of the scoring-time adaptation benchmark.</summary>
+public sealed record AdaptBenchmarkOptions
+{
+    public int Series { get; init; } = 1_000_000;
+
+    /// <summary>Support points per series; the same number of points is forecast.</summary>
+    public int SupportSize { get; init; } = 24;
+
+    public int Steps { get; init; } = 5;
+
+    public AdaptEngine Engine { get; init; } = AdaptEngine.Fast;
+
+    /// <summary>Series generated and adapted per call, so memory stays flat whatever the total.</summary>
+    public int ChunkSeries { get; init; } = 65_536;
+
+    /// <summary>Series per TorchSharp batch (torch engine only).</summary>
+    public int TorchBatchSize { get; init; } = 512;
+
+    public int Threads { get; init; } = 2;
+
+    public int Seed { get; init; } = 1;
+}
+
+/// <summary>
+/// What <see cref="AdaptBenchmark.Run"/> measured. <paramref name="SeriesPerSecond"/> counts adaptation and forecasting only;
+/// <paramref name="WallSeconds"/> includes generating the tasks.
+/// </summary>
+public sealed record AdaptBenchmarkResult(AdaptBenchmarkOptions Options, long Series, double AdaptSeconds, double WallSeconds, double SeriesPerSecond, double PeakRssMb, double ForecastMse);
+
+/// <summary>
+/// Adapts many independent sinusoid tasks from K support points with a few SGD steps and forecasts K points each:
+/// the shape of the scoring workload, with throughput and peak memory.
+/// </summary>
+public static class AdaptBenchmark
+{
+    /// <summary>Runs the benchmark; <paramref name="parameters"/> null adapts a freshly initialised 1-40-40-1 network (speed does not depend on the values).</summary>
+    public static AdaptBenchmarkResult Run(AdaptBenchmarkOptions options, MetaParameters? parameters = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Series, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ChunkSeries, 1);
+        torch.set_num_threads(options.Threads);
+        if (parameters is null)
+        {
+            using var learner = MetaLearner.Create(new MetaLearnerOptions { Seed = options.Seed });
+            parameters = learner.ExportParameters();
+        }
+
+        var sampler = new SinusoidTaskSampler();
+        if (parameters.InputSize != sampler.InputSize)
+        {
+            throw new ArgumentException($"The benchmark feeds {sampler.InputSize} input per point; the parameters take {parameters.InputSize}.", nameof(parameters));
+        }
+
+        int k = options.SupportSize, chunk = Math.Min(options.ChunkSeries, options.Series);
+        var supportX = new float[chunk * k];
+        var supportY = new float[chunk * k];
+        var queryX = new float[chunk * k];
+        var queryY = new float[chunk * k];
+        var predictions = new float[chunk * k];
+        var fast = options.Engine == AdaptEngine.Fast ? new FastAdapter(parameters) { MaxDegreeOfParallelism = options.Threads } : null;
+        using var batched = options.Engine == AdaptEngine.Torch ? new BatchedAdapter(parameters) { BatchSize = options.TorchBatchSize } : null;
+
+        var random = new Random(options.Seed);
+        var wall = Stopwatch.StartNew();
+        var adaptTicks = 0L;
+        double squaredError = 0;
+        long done = 0;
+        while (done < options.Series && !cancellationToken.IsCancellationRequested)
+        {
+            var count = (int)Math.Min(chunk, options.Series - done);
+            sampler.Sample(random, count, k, k, supportX, supportY, queryX, queryY);
+            var start = Stopwatch.GetTimestamp();
+            if (fast is not null)
+            {
+                fast.AdaptAndPredict(count, k, supportX, supportY, k, queryX, options.Steps, predictions);
+            }
+            else
+            {
+                batched!.AdaptAndPredict(count, k, supportX, supportY, k, queryX, options.Steps, predictions);
+            }
+
+            adaptTicks += Stopwatch.GetTimestamp() - start;
+            for (var i = 0; i < count * k; i++)
+            {
+                double error = predictions[i] - queryY[i];
+                squaredError += error * error;
+            }
+
+            done += count;
+        }
+
+        wall.Stop();
+        var adaptSeconds = (double)adaptTicks / Stopwatch.Frequency;
+        return new AdaptBenchmarkResult(
+            options,
+            done,
+            adaptSeconds,
+            wall.Elapsed.TotalSeconds,
+            adaptSeconds > 0 ? done / adaptSeconds : 0,
+            ProcessMemory.PeakResidentMegabytes(),
+            squaredError / (done * k));
+    }
+}

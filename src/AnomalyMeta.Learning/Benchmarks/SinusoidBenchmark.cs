@@ -1,0 +1,201 @@
+using TorchSharp;
+
+namespace AnomalyMeta.Learning.Benchmarks;
+
+/// <summary>The models compared by <see cref="SinusoidBenchmark"/>; names are the JSON keys.</summary>
+public static class SinusoidVariants
+{
+    public const string Maml = "maml";
+    public const string FirstOrderMaml = "fomaml";
+    public const string MetaSgd = "metasgd";
+    public const string Pretrained = "pretrained";
+    public const string Oracle = "oracle";
+
+    public static IReadOnlyList<string> All { get; } = [Maml, FirstOrderMaml, MetaSgd, Pretrained, Oracle];
+}
+
+/// <summary>Settings of the sinusoid benchmark; defaults are the protocol of Finn et al. 2017, section 5.1.</summary>
+public sealed record SinusoidBenchmarkOptions
+{
+    public int Iterations { get; init; } = 70_000;
+
+    /// <summary>Support points per task during meta-training (K).</summary>
+    public int TrainingShots { get; init; } = 10;
+
+    /// <summary>Query points per task during meta-training (Finn et al. use K as well).</summary>
+    public int TrainingQueryPoints { get; init; } = 10;
+
+    public int EvaluationTasks { get; init; } = 1_000;
+
+    public int EvaluationQueryPoints { get; init; } = 100;
+
+    public IReadOnlyList<int> EvaluationShots { get; init; } = [5, 10, 20];
+
+    public IReadOnlyList<int> EvaluationSteps { get; init; } = [0, 1, 10];
+
+    /// <summary>Fine-tuning step size of the pretrained baseline (Finn et al. 2017).</summary>
+    public float PretrainedFineTuneLearningRate { get; init; } = 0.02f;
+
+    public IReadOnlyList<string> Variants { get; init; } = SinusoidVariants.All;
+
+    public int Seed { get; init; } = 1;
+
+    /// <summary>libtorch intra-op threads and FastAdapter threads.</summary>
+    public int Threads { get; init; } = 2;
+}
+
+/// <summary>Mean query MSE over the evaluation tasks after <paramref name="Steps"/> SGD steps on <paramref name="Shots"/> support points, with a 95% interval half-width.</summary>
+public sealed record SinusoidCell(int Shots, int Steps, double Mse, double Ci95);
+
+/// <summary>One model's training figures and evaluation table.</summary>
+public sealed record SinusoidVariantResult(string Name, MetaTrainingReport Training, IReadOnlyList<SinusoidCell> Cells)
+{
+    public SinusoidCell Cell(int shots, int steps)
+    {
+        foreach (var cell in Cells)
+        {
+            if (cell.Shots == shots && cell.Steps == steps)
+            {
+                return cell;
+            }
+        }
+
+        throw new KeyNotFoundException($"No result for K = {shots}, {steps} steps.");
+    }
+}
+
+/// <summary>What <see cref="SinusoidBenchmark.Run"/> measured.</summary>
+public sealed record SinusoidBenchmarkResult(SinusoidBenchmarkOptions Options, IReadOnlyList<SinusoidVariantResult> Variants)
+{
+    /// <summary>Meta-training speed of second-order MAML (or of the first variant run when MAML was not).</summary>
+    public double MetaIterationsPerSecond
+    {
+        get
+        {
+            foreach (var variant in Variants)
+            {
+                if (variant.Name == SinusoidVariants.Maml)
+                {
+                    return variant.Training.IterationsPerSecond;
+                }
+            }
+
+            return Variants.Count > 0 ? Variants[0].Training.IterationsPerSecond : 0;
+        }
+    }
+}
+
+/// <summary>
+/// Reproduces the sinusoid experiment of Finn et al. 2017 (section 5.1) for MAML, first-order MAML, Meta-SGD,
+/// a pretrained baseline (one network trained on all tasks jointly, then fine-tuned) and an oracle
+/// (true amplitude and phase as extra inputs). Every model is evaluated on the same new tasks with <see cref="FastAdapter"/>.
+/// </summary>
+public static class SinusoidBenchmark
+{
+    public static SinusoidBenchmarkResult Run(SinusoidBenchmarkOptions options, Action<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        torch.set_num_threads(options.Threads);
+        var results = new List<SinusoidVariantResult>();
+        foreach (var name in options.Variants)
+        {
+            var (learnerOptions, oracle) = VariantOptions(name, options.Seed);
+            var sampler = new SinusoidTaskSampler(oracle);
+            using var learner = MetaLearner.Create(learnerOptions);
+            progress?.Invoke($"{name}: training {options.Iterations} iterations");
+            var training = learner.Train(sampler, options.Iterations, options.TrainingShots, options.TrainingQueryPoints, cancellationToken);
+            progress?.Invoke($"{name}: {training.IterationsPerSecond:F0} iterations/s, final meta-loss {training.FinalMetaLoss:F3}");
+
+            var parameters = learner.ExportParameters();
+            if (name == SinusoidVariants.Pretrained)
+            {
+                parameters = parameters.WithInnerLearningRate(options.PretrainedFineTuneLearningRate);
+            }
+
+            var cells = Evaluate(parameters, sampler, options);
+            results.Add(new SinusoidVariantResult(name, training, cells));
+        }
+
+        return new SinusoidBenchmarkResult(options, results);
+    }
+
+    /// <summary>The learner configuration of each variant: all share the network and outer optimiser of the paper.</summary>
+    public static (MetaLearnerOptions Options, bool OracleInputs) VariantOptions(string name, int seed)
+    {
+        var paper = new MetaLearnerOptions { Seed = seed };
+        return name switch
+        {
+            SinusoidVariants.Maml => (paper with { Algorithm = MetaAlgorithm.Maml }, false),
+            SinusoidVariants.FirstOrderMaml => (paper with { Algorithm = MetaAlgorithm.FirstOrderMaml }, false),
+            SinusoidVariants.MetaSgd => (paper with { Algorithm = MetaAlgorithm.MetaSgd }, false),
+            // No inner loop: the query loss of the meta-parameters themselves, i.e. joint training on all tasks.
+            SinusoidVariants.Pretrained => (paper with { InnerSteps = 0 }, false),
+            SinusoidVariants.Oracle => (paper with { InnerSteps = 0, InputSize = 3, InputNormalization = SinusoidTaskSampler.OracleNormalization }, true),
+            _ => throw new ArgumentException($"Unknown sinusoid variant '{name}'; expected one of {string.Join(", ", SinusoidVariants.All)}."),
+        };
+    }
+
+    /// <summary>
+    /// Mean query MSE over <see cref="SinusoidBenchmarkOptions.EvaluationTasks"/> new tasks for every (K, steps) pair.
+    /// The tasks depend only on the seed and K, so every model sees the same ones.
+    /// </summary>
+    public static IReadOnlyList<SinusoidCell> Evaluate(MetaParameters parameters, SinusoidTaskSampler sampler, SinusoidBenchmarkOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(sampler);
+        ArgumentNullException.ThrowIfNull(options);
+        var adapter = new FastAdapter(parameters) { MaxDegreeOfParallelism = options.Threads };
+        int tasks = options.EvaluationTasks, queryPoints = options.EvaluationQueryPoints, inputs = sampler.InputSize;
+        var cells = new List<SinusoidCell>();
+        foreach (var shots in options.EvaluationShots)
+        {
+            var supportX = new float[tasks * shots * inputs];
+            var supportY = new float[tasks * shots];
+            var queryX = new float[tasks * queryPoints * inputs];
+            var queryY = new float[tasks * queryPoints];
+            sampler.Sample(new Random(unchecked((options.Seed * 7919) + shots)), tasks, shots, queryPoints, supportX, supportY, queryX, queryY);
+            var predictions = new float[tasks * queryPoints];
+            var taskMse = new double[tasks];
+            foreach (var steps in options.EvaluationSteps)
+            {
+                adapter.AdaptAndPredict(tasks, shots, supportX, supportY, queryPoints, queryX, steps, predictions);
+                for (var t = 0; t < tasks; t++)
+                {
+                    double sum = 0;
+                    for (var q = 0; q < queryPoints; q++)
+                    {
+                        double error = predictions[(t * queryPoints) + q] - queryY[(t * queryPoints) + q];
+                        sum += error * error;
+                    }
+
+                    taskMse[t] = sum / queryPoints;
+                }
+
+                var (mean, ci) = MeanWithInterval(taskMse);
+                cells.Add(new SinusoidCell(shots, steps, mean, ci));
+            }
+        }
+
+        return cells;
+    }
+
+    /// <summary>Mean and the half-width of its normal 95% interval (1.96 standard errors).</summary>
+    internal static (double Mean, double Ci95) MeanWithInterval(ReadOnlySpan<double> values)
+    {
+        double sum = 0;
+        foreach (var v in values)
+        {
+            sum += v;
+        }
+
+        var mean = sum / values.Length;
+        double squares = 0;
+        foreach (var v in values)
+        {
+            squares += (v - mean) * (v - mean);
+        }
+
+        var sd = values.Length > 1 ? Math.Sqrt(squares / (values.Length - 1)) : 0;
+        return (mean, 1.96 * sd / Math.Sqrt(values.Length));
+    }
+}

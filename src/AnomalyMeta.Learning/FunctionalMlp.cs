@@ -1,0 +1,126 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AnomalyMeta.Learning;
+
+/// <summary>
+/// The MLP as pure functions of explicitly passed, batched parameters: the inner loop runs on adapted copies
+/// without touching any module state, and one graph covers a whole batch of tasks.
+/// Parameter list layout: [W0, b0, W1, b1, ...] with W [tasks, in, out] and b [tasks, 1, out].
+/// </summary>
+internal static class FunctionalMlp
+{
+    /// <summary>Predictions [tasks, points] for inputs [tasks, points, in].</summary>
+    public static Tensor Forward(Tensor x, IReadOnlyList<Tensor> parameters)
+    {
+        var layers = parameters.Count / 2;
+        var h = x;
+        for (var l = 0; l < layers; l++)
+        {
+            // bmm + add rather than baddbmm: TorchSharp 0.107.0's baddbmm rotates its arguments.
+            h = bmm(h, parameters[2 * l]) + parameters[(2 * l) + 1];   // [tasks, points, out]
+            if (l < layers - 1)
+            {
+                h = h.relu();
+            }
+        }
+
+        return h.squeeze(-1);   // [tasks, points]
+    }
+
+    /// <summary>
+    /// One task-batched SGD step with hand-derived gradients of the per-task mean squared error (no autograd graph).
+    /// Returns the adapted parameters; the inputs are left untouched.
+    /// </summary>
+    public static Tensor[] SgdStep(Tensor x, Tensor y, IReadOnlyList<Tensor> parameters, IReadOnlyList<Tensor>? stepSizes, float learningRate)
+    {
+        var layers = parameters.Count / 2;
+        var points = x.shape[1];
+        var activations = new Tensor[layers];   // input of each layer, [tasks, points, in]
+        var h = x;
+        for (var l = 0; l < layers; l++)
+        {
+            activations[l] = h;
+            h = bmm(h, parameters[2 * l]) + parameters[(2 * l) + 1];
+            if (l < layers - 1)
+            {
+                h = h.relu();
+            }
+        }
+
+        // d(mean_k (p - y)^2)/dp = 2 (p - y) / K, per task.
+        var delta = (h - y.unsqueeze(-1)) * (2.0f / points);   // [tasks, points, 1]
+        var adapted = new Tensor[parameters.Count];
+        for (var l = layers - 1; l >= 0; l--)
+        {
+            var input = activations[l];
+            var weightGradient = bmm(input.transpose(1, 2), delta);   // [tasks, in, out]
+            var biasGradient = delta.sum(1, keepdim: true);            // [tasks, 1, out]
+            if (l > 0)
+            {
+                // ReLU passes gradient where its output was positive; the layer input is that output.
+                delta = bmm(delta, parameters[2 * l].transpose(1, 2)) * input.gt(0);   // [tasks, points, in]
+            }
+
+            adapted[2 * l] = stepSizes is null
+                ? parameters[2 * l] - (learningRate * weightGradient)
+                : parameters[2 * l] - (stepSizes[2 * l] * weightGradient);
+            adapted[(2 * l) + 1] = stepSizes is null
+                ? parameters[(2 * l) + 1] - (learningRate * biasGradient)
+                : parameters[(2 * l) + 1] - (stepSizes[(2 * l) + 1] * biasGradient);
+        }
+
+        return adapted;
+    }
+
+    /// <summary>Per-task views of shared parameters: W [in, out] -> [tasks, in, out], b [out] -> [tasks, 1, out]. No copy.</summary>
+    public static Tensor[] Broadcast(IReadOnlyList<Tensor> shared, long tasks)
+    {
+        var batched = new Tensor[shared.Count];
+        for (var i = 0; i < shared.Count; i++)
+        {
+            var p = shared[i];
+            batched[i] = p.dim() == 2
+                ? p.unsqueeze(0).expand(tasks, p.shape[0], p.shape[1])
+                : p.view(1, 1, p.shape[0]).expand(tasks, 1, p.shape[0]);
+        }
+
+        return batched;
+    }
+
+    /// <summary>Copies floats into a new tensor of the given shape (one copy, no intermediate array).</summary>
+    public static Tensor FromSpan(ReadOnlySpan<float> values, params long[] shape)
+    {
+        var t = empty(shape, ScalarType.Float32);
+        values.CopyTo(MemoryMarshal.Cast<byte, float>(t.bytes));
+        return t;
+    }
+
+    /// <summary>Copies a contiguous float tensor out.</summary>
+    public static void CopyTo(Tensor tensor, Span<float> destination)
+    {
+        var source = tensor.is_contiguous() ? tensor : tensor.contiguous();
+        MemoryMarshal.Cast<byte, float>(source.bytes).CopyTo(destination);
+    }
+
+    /// <summary>Applies (x - mean) / scale over the last dimension, or returns x when the normalisation is the identity.</summary>
+    public static Tensor Normalize(Tensor x, InputNormalization normalization)
+    {
+        if (normalization.IsIdentity)
+        {
+            return x;
+        }
+
+        var inputs = normalization.Mean.Count;
+        var mean = new float[inputs];
+        var scale = new float[inputs];
+        for (var i = 0; i < inputs; i++)
+        {
+            mean[i] = normalization.Mean[i];
+            scale[i] = normalization.Scale[i];
+        }
+
+        return (x - tensor(mean)) / tensor(scale);
+    }
+}

@@ -1,0 +1,500 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace AnomalyMeta.Periodicity;
+
+/// <summary>
+/// Finds the primary and secondary period of a series. Candidates come from periodogram peaks (each refined on the
+/// autocorrelation hill around it, as in AUTOPERIOD, Vlachos et al. 2005) and from autocorrelation peaks; each
+/// candidate is confirmed or rejected by the seasonal strength of a moving-average decomposition, which is robust to
+/// trends and level shifts. Gaps (NaN) are interpolated and isolated spikes removed first.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: an instance reuses its buffers between calls, so nothing is allocated per series once the
+/// buffers have grown to the longest series. Use one detector per thread (for example a
+/// <c>ThreadLocal&lt;PeriodDetector&gt;</c> or one per <c>Parallel.For</c> partition via its local-state overload).
+/// </remarks>
+public sealed class PeriodDetector
+{
+    private const int MaxCandidates = 64;
+
+    // Strength a refined period may lose against the best candidate and still replace it.
+    private const double SnapMargin = 0.02;
+
+    // Strength a calendar period may lose: a few cycles cannot tell 51, 52 and 53 apart at high noise.
+    private const double PreferredMargin = 0.05;
+
+    // Relative distance within which a calendar period replaces the best candidate.
+    private const double PreferredTolerance = 0.025;
+
+    // Strengths closer than this are a tie (the adjusted strength of a multiple differs from its base by noise).
+    private const double TieMargin = 0.01;
+
+    // Divisors tried for the primary period: enough for 24 in 168 or 12 in 144, bounded for throughput.
+    private const int MaxDivisorFactor = 24;
+
+
+    private readonly PeriodDetectorOptions _options;
+    private readonly int[] _candidatePeriods = new int[MaxCandidates];
+    private readonly double[] _candidateStrengths = new double[MaxCandidates];
+    private int _candidateCount;
+    private float[] _y = [];
+    private float[] _scratch = [];
+    private double[] _prefix = [];
+    private double[] _phase = [];
+    private float[] _detrended = [];
+    private readonly Periodogram.Workspace _fft = new();
+    private float[] _power = [];
+    private float[] _acf = [];
+    private int _length;
+
+    /// <summary>Creates a detector; the options are validated here.</summary>
+    public PeriodDetector(PeriodDetectorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+    }
+
+    /// <summary>Detects the periods of <paramref name="values"/>; NaN (or any non-finite value) marks a missing point.</summary>
+    public PeriodEstimate Detect(ReadOnlySpan<float> values)
+    {
+        int n = values.Length;
+        if (n < _options.MinLength)
+        {
+            return new PeriodEstimate(PeriodStatus.TooShort, 0, 0, 0f);
+        }
+
+        EnsureCapacity(n);
+        _length = n;
+        Span<float> y = _y.AsSpan(0, n);
+        int observed = SeriesPreparation.FillGaps(values, y);
+        if (observed < _options.MinLength)
+        {
+            return new PeriodEstimate(PeriodStatus.TooShort, 0, 0, 0f);
+        }
+
+        SeriesPreparation.RemoveSpikes(y, _scratch);
+        // The moving-average trend eats one period and the phase means need two more: periods up to n / 3.
+        int maxPeriod = Math.Min(_options.MaxPeriod, n / 3);
+        SeasonalDecomposition.PrefixSums(y, _prefix.AsSpan(0, n + 1));
+        _candidateCount = 0;
+
+        if (!CollectSpectralCandidates(y, maxPeriod))
+        {
+            return new PeriodEstimate(PeriodStatus.Aperiodic, 0, 0, 0f);
+        }
+
+        foreach (int hint in _options.HintPeriods)
+        {
+            Strength(hint, maxPeriod);
+        }
+
+        int best = 0;
+        double bestStrength = -1;
+        for (int i = 0; i < _candidateCount; i++)
+        {
+            // Near-ties go to the shorter period: 168 and 336 fit a weekly series equally well.
+            if (_candidateStrengths[i] > bestStrength + TieMargin
+                || (_candidateStrengths[i] > bestStrength - TieMargin && _candidatePeriods[i] < best))
+            {
+                bestStrength = _candidateStrengths[i];
+                best = _candidatePeriods[i];
+            }
+        }
+
+        if (best > 0 && bestStrength >= _options.MinStrength)
+        {
+            // Candidates from the spectrum can be a point or two off at long periods, where the strength is flat.
+            // The harmonic fit is sharper but sees only the first harmonics, so a move that loses strength (the
+            // daily cycle inside a weekly one) is refused.
+            int refined = RefineByHarmonics(best, maxPeriod);
+            double refinedStrength = Strength(refined, maxPeriod);
+            if (refined != best && refinedStrength >= bestStrength - SnapMargin)
+            {
+                best = refined;
+                bestStrength = refinedStrength;
+            }
+
+            // Calendar periods win over a neighbour that fits about as well: 288, not 287, in 5-minute data.
+            int snapDistance = Math.Max(1, (int)Math.Round(best * PreferredTolerance));
+            foreach (int preferred in _options.PreferredPeriods)
+            {
+                if (preferred != best && Math.Abs(preferred - best) <= snapDistance)
+                {
+                    double preferredStrength = Strength(preferred, maxPeriod);
+                    if (preferredStrength >= bestStrength - PreferredMargin)
+                    {
+                        best = preferred;
+                        bestStrength = preferredStrength;
+                        break;
+                    }
+                }
+            }
+        }
+
+        if (best == 0 || bestStrength < _options.MinStrength)
+        {
+            return new PeriodEstimate(PeriodStatus.Aperiodic, 0, 0, (float)Math.Max(bestStrength, 0));
+        }
+
+        // The primary period is the shortest (near-)divisor of the best one that keeps most of its strength: 24
+        // inside 168, or inside 166 when the best candidate is a couple of points off.
+        int primary = best;
+        double primaryStrength = bestStrength;
+        double divisorFloor = Math.Max(_options.MinStrength, _options.DivisorStrengthRatio * bestStrength);
+        int tolerance = Math.Max(1, best / 40);
+        for (int k = Math.Min(MaxDivisorFactor, best / _options.MinPeriod); k >= 2; k--)
+        {
+            int d = (int)Math.Round((double)best / k);
+            if (Math.Abs((k * d) - best) > tolerance)
+            {
+                continue;
+            }
+
+            double s = Strength(d, maxPeriod);
+            if (s >= divisorFloor)
+            {
+                primary = d;
+                primaryStrength = s;
+                break;
+            }
+        }
+
+        // Tested on the primary period, which has the most cycles and so the most degrees of freedom.
+        if (!IsSignificant(primary, maxPeriod))
+        {
+            return new PeriodEstimate(PeriodStatus.Aperiodic, 0, 0, (float)primaryStrength);
+        }
+
+        for (int k = 2; k <= _options.MaxMultiple; k++)
+        {
+            Strength(k * primary, maxPeriod);
+        }
+
+        // Secondary: the strongest multiple of the primary that beats it significantly (nested F-test); near-ties
+        // go to the shorter multiple.
+        int secondary = 0;
+        double secondaryStrength = primaryStrength + _options.MinSecondaryGain;
+        SeasonFit primaryFit = default;
+        for (int i = 0; i < _candidateCount; i++)
+        {
+            int p = _candidatePeriods[i];
+            double s = _candidateStrengths[i];
+            bool better = s > secondaryStrength + TieMargin
+                || (s >= secondaryStrength - TieMargin && secondary > 0 && p < secondary)
+                || (s >= secondaryStrength && secondary == 0);
+            if (p <= primary || p % primary != 0 || !better)
+            {
+                continue;
+            }
+
+            if (primaryFit.Length == 0)
+            {
+                primaryFit = Fit(primary);
+            }
+
+            if (IsSignificantOver(primaryFit, primary, Fit(p), p) || IsSubCycleSignificant(primary, p / primary))
+            {
+                secondary = p;
+                secondaryStrength = s;
+            }
+        }
+
+        float strength = (float)(secondary > 0 ? secondaryStrength : primaryStrength);
+        return new PeriodEstimate(PeriodStatus.Periodic, primary, secondary, strength);
+    }
+
+    private SeasonFit Fit(int period) =>
+        SeasonalDecomposition.Fit(_y.AsSpan(0, _length), _prefix.AsSpan(0, _length + 1), period, _phase);
+
+    /// <summary>
+    /// F-test of the season against trend + noise, with the F statistic deflated by the remainder's
+    /// autocorrelation: random walks and slow AR noise fit "seasons" of any long period, white noise does not.
+    /// </summary>
+    private bool IsSignificant(int period, int maxPeriod)
+    {
+        if (period > maxPeriod)
+        {
+            return false;
+        }
+
+        SeasonFit fit = Fit(period);
+        if (fit.Length == 0 || fit.Remainder <= 0)
+        {
+            return fit.Length > 0 && fit.Detrended > 0;
+        }
+
+        int df1 = period - 1;
+        int df2 = fit.Length - period;
+        double f = ((fit.Detrended - fit.Remainder) / df1) / (fit.Remainder / df2);
+        return f * Deflation(fit) > CriticalF(df1, df2);
+    }
+
+    /// <summary>Nested F-test: does the longer period explain significantly more than the shorter one?</summary>
+    private static bool IsSignificantOver(in SeasonFit shortFit, int shortPeriod, in SeasonFit longFit, int longPeriod)
+    {
+        if (shortFit.Length == 0 || longFit.Length == 0 || longFit.Detrended <= 0 || shortFit.Detrended <= 0)
+        {
+            return false;
+        }
+
+        // Unexplained shares, since both fits trim different edges of the series.
+        double shortUnexplained = shortFit.Remainder / shortFit.Detrended;
+        double longUnexplained = longFit.Remainder / longFit.Detrended;
+        if (longUnexplained <= 0)
+        {
+            return shortUnexplained > 0;
+        }
+
+        int df1 = longPeriod - shortPeriod;
+        int df2 = longFit.Length - longPeriod;
+        double f = ((shortUnexplained - longUnexplained) / df1) / (longUnexplained / df2);
+        return f * Deflation(longFit) > CriticalF(df1, df2);
+    }
+
+    private bool IsSubCycleSignificant(int period, int cycles)
+    {
+        (double f, int df1, int df2) = SeasonalDecomposition.SubCycleF(
+            _y.AsSpan(0, _length), _prefix.AsSpan(0, _length + 1), period, cycles, _phase);
+        return f > CriticalF(df1, df2);
+    }
+
+    /// <summary>(1 - rho) / (1 + rho): the share of remainder points that count as independent.</summary>
+    private static double Deflation(in SeasonFit fit)
+    {
+        double rho = Math.Clamp(fit.Lag1, 0, 0.99);
+        return (1 - rho) / (1 + rho);
+    }
+
+    /// <summary>
+    /// About the 0.1% quantile of F(df1, df2): mean 1 plus three standard deviations of the normal approximation,
+    /// sd^2 = 2 / df1 + 2 / df2 for large degrees of freedom.
+    /// </summary>
+    private static double CriticalF(int df1, int df2) =>
+        1.0 + (3.0 * Math.Sqrt((2.0 / Math.Max(df1, 1)) + (2.0 / Math.Max(df2, 1))));
+
+    /// <summary>Adds periodogram and autocorrelation candidates; false when the series is constant.</summary>
+    private bool CollectSpectralCandidates(ReadOnlySpan<float> y, int maxPeriod)
+    {
+        int n = y.Length;
+        Span<float> z = _detrended.AsSpan(0, n);
+        LinearDetrend(y, z);
+        float variance = TensorPrimitives.Dot(z, z);
+
+        if (!(variance > 1e-20f) || maxPeriod < _options.MinPeriod)
+        {
+            return false;
+        }
+
+        int fftLength = Periodogram.Compute(z, _fft, _power);
+        ReadOnlySpan<float> power = _power.AsSpan(0, (fftLength / 2) + 1);
+
+        // Autocorrelation by direct dot products: exact (no circular wrap) and, for lags up to n / 3, cheaper than
+        // a zero-padded transform pair with the managed FFT.
+        int maxLag = Math.Min(maxPeriod + 1, n - 1);
+        Span<float> acf = _acf.AsSpan(0, maxLag + 1);
+        acf[0] = 1f;
+        for (int lag = 1; lag <= maxLag; lag++)
+        {
+            acf[lag] = lag >= _options.MinPeriod - 1
+                ? TensorPrimitives.Dot(z[..(n - lag)], z[lag..]) / variance
+                : 0f;
+        }
+
+        int sources = _options.CandidatesPerSource;
+        Span<int> topIndex = stackalloc int[sources];
+        Span<float> topValue = stackalloc float[sources];
+
+        // Periodogram peaks with a period in [MinPeriod, maxPeriod].
+        int kLow = Math.Max(1, (int)Math.Ceiling((double)fftLength / maxPeriod));
+        int kHigh = Math.Min(power.Length - 2, fftLength / _options.MinPeriod);
+        int found = 0;
+        for (int k = kLow; k <= kHigh; k++)
+        {
+            if (power[k] > power[k - 1] && power[k] >= power[k + 1])
+            {
+                found = InsertTop(topIndex, topValue, found, k, power[k]);
+            }
+        }
+
+        for (int i = 0; i < found; i++)
+        {
+            // The bin's period range is [N/(k+1), N/(k-1)]: the autocorrelation hill inside it pins the period.
+            int k = topIndex[i];
+            int lagLow = Math.Max(_options.MinPeriod, fftLength / (k + 1));
+            int lagHigh = Math.Min(maxPeriod, k > 1 ? (fftLength + k - 2) / (k - 1) : maxPeriod);
+            int bestLag = -1;
+            float bestAcf = float.NegativeInfinity;
+            for (int lag = lagLow; lag <= lagHigh; lag++)
+            {
+                if (acf[lag] > bestAcf)
+                {
+                    bestAcf = acf[lag];
+                    bestLag = lag;
+                }
+            }
+
+            bool onHill = bestLag > lagLow && bestLag < lagHigh;
+            Strength(onHill ? bestLag : (int)Math.Round((double)fftLength / k), maxPeriod);
+        }
+
+        // Autocorrelation peaks.
+        found = 0;
+        for (int lag = _options.MinPeriod; lag < maxLag && lag <= maxPeriod; lag++)
+        {
+            if (acf[lag] > 0f && acf[lag] > acf[lag - 1] && acf[lag] >= acf[lag + 1])
+            {
+                found = InsertTop(topIndex, topValue, found, lag, acf[lag]);
+            }
+        }
+
+        for (int i = 0; i < found; i++)
+        {
+            Strength(topIndex[i], maxPeriod);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Moves <paramref name="period"/> to the neighbouring integer period whose first harmonics explain the most
+    /// variance (least squares, <see cref="HarmonicFit"/>), climbing one point at a time within 2.5%.
+    /// </summary>
+    private int RefineByHarmonics(int period, int maxPeriod)
+    {
+        ReadOnlySpan<float> z = _detrended.AsSpan(0, _length);
+        int radius = Math.Max(1, period / 40);
+        int low = Math.Max(_options.MinPeriod, period - radius);
+        int high = Math.Min(maxPeriod, period + radius);
+        double here = HarmonicFit.Explained(z, period);
+        double below = period > low ? HarmonicFit.Explained(z, period - 1) : double.NegativeInfinity;
+        double above = period < high ? HarmonicFit.Explained(z, period + 1) : double.NegativeInfinity;
+        int direction = below > here && below >= above ? -1 : above > here ? 1 : 0;
+        if (direction == 0)
+        {
+            return period;
+        }
+
+        int best = period + direction;
+        double bestScore = Math.Max(below, above);
+        while (best + direction >= low && best + direction <= high)
+        {
+            double next = HarmonicFit.Explained(z, best + direction);
+            if (next <= bestScore)
+            {
+                break;
+            }
+
+            best += direction;
+            bestScore = next;
+        }
+
+        return best;
+    }
+
+    /// <summary>Keeps the largest values in descending order; returns the new count.</summary>
+    private static int InsertTop(Span<int> index, Span<float> value, int count, int candidate, float score)
+    {
+        int capacity = index.Length;
+        int position = count;
+        while (position > 0 && value[position - 1] < score)
+        {
+            position--;
+        }
+
+        if (position >= capacity)
+        {
+            return count;
+        }
+
+        int last = Math.Min(count, capacity - 1);
+        for (int i = last; i > position; i--)
+        {
+            index[i] = index[i - 1];
+            value[i] = value[i - 1];
+        }
+
+        index[position] = candidate;
+        value[position] = score;
+        return Math.Min(count + 1, capacity);
+    }
+
+    /// <summary>Cached adjusted strength of a period for the current series; -1 when out of range.</summary>
+    private double Strength(int period, int maxPeriod)
+    {
+        if (period < _options.MinPeriod || period > maxPeriod)
+        {
+            return -1;
+        }
+
+        for (int i = 0; i < _candidateCount; i++)
+        {
+            if (_candidatePeriods[i] == period)
+            {
+                return _candidateStrengths[i];
+            }
+        }
+
+        double strength = SeasonalDecomposition.AdjustedStrength(
+            _y.AsSpan(0, _length), _prefix.AsSpan(0, _length + 1), period, _phase);
+        if (_candidateCount < MaxCandidates)
+        {
+            _candidatePeriods[_candidateCount] = period;
+            _candidateStrengths[_candidateCount] = strength;
+            _candidateCount++;
+        }
+
+        return strength;
+    }
+
+    private static void LinearDetrend(ReadOnlySpan<float> y, Span<float> output)
+    {
+        int n = y.Length;
+        double meanT = (n - 1) / 2.0;
+        double sumY = 0;
+        double sumTY = 0;
+        for (int t = 0; t < n; t++)
+        {
+            sumY += y[t];
+            sumTY += (t - meanT) * y[t];
+        }
+
+        double meanY = sumY / n;
+        double sumTT = n * ((double)n * n - 1) / 12.0;
+        double slope = sumTY / sumTT;
+        for (int t = 0; t < n; t++)
+        {
+            output[t] = (float)(y[t] - meanY - (slope * (t - meanT)));
+        }
+    }
+
+    /// <summary>Candidates of the last call with their strengths (diagnostics).</summary>
+    public string DebugCandidates()
+    {
+        var parts = new List<string>();
+        for (int i = 0; i < _candidateCount; i++)
+        {
+            parts.Add(FormattableString.Invariant($"{_candidatePeriods[i]}:{_candidateStrengths[i]:F2}"));
+        }
+
+        return string.Join(' ', parts);
+    }
+
+    private void EnsureCapacity(int n)
+    {
+        if (_y.Length >= n)
+        {
+            return;
+        }
+
+        int fftLength = (int)BitOperations.RoundUpToPowerOf2((uint)n);
+        _y = new float[n];
+        _detrended = new float[n];
+        _scratch = new float[n];
+        _prefix = new double[n + 1];
+        _phase = new double[Math.Max(n / 3, _options.MinPeriod) + 2];
+        _power = new float[(fftLength / 2) + 1];
+        _acf = new float[n + 1];
+    }
+}

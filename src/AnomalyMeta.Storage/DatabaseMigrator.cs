@@ -1,0 +1,82 @@
+using DbUp;
+using DbUp.Engine.Output;
+using DbUp.ScriptProviders;
+using Microsoft.Extensions.Logging;
+
+namespace AnomalyMeta.Storage;
+
+/// <summary>
+/// Applies the SQL migrations of the repository's <c>db/</c> folder with DbUp: each script once, in file-name
+/// order, each in its own transaction, recorded in the <c>schemaversions</c> journal table.
+/// </summary>
+public static class DatabaseMigrator
+{
+    /// <summary>DbUp's journal; the schema's header comment names it, so keep them in step.</summary>
+    public const string JournalTable = "schemaversions";
+
+    /// <summary>
+    /// Creates the database when it does not exist, then applies the scripts of <paramref name="migrationsDirectory"/>
+    /// that the journal does not list yet. Throws <see cref="InvalidOperationException"/> naming the failing script;
+    /// that script's transaction is rolled back and the scripts before it stay applied.
+    /// </summary>
+    public static void Migrate(string connectionString, string migrationsDirectory, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        ArgumentException.ThrowIfNullOrWhiteSpace(migrationsDirectory);
+        if (!Directory.Exists(migrationsDirectory))
+        {
+            throw new DirectoryNotFoundException($"Migrations directory '{migrationsDirectory}' does not exist.");
+        }
+
+        IUpgradeLog log = logger is null ? new NoOpUpgradeLog() : new MicrosoftUpgradeLog(logger);
+        EnsureDatabase.For.PostgresqlDatabase(connectionString, log);
+
+        var engine = DeployChanges.To
+            .PostgresqlDatabase(connectionString)
+            .WithScriptsFromFileSystem(migrationsDirectory, new FileSystemScriptOptions
+            {
+                IncludeSubDirectories = false,
+            })
+            .JournalToPostgresqlTable("public", JournalTable)
+            // A script that fails half way must not leave half a schema behind.
+            .WithTransactionPerScript()
+            .LogTo(log)
+            .Build();
+
+        var result = engine.PerformUpgrade();
+        if (!result.Successful)
+        {
+            var script = result.ErrorScript?.Name ?? "(unknown script)";
+            throw new InvalidOperationException(
+                $"Migration '{script}' in '{migrationsDirectory}' failed: {result.Error?.Message}", result.Error);
+        }
+    }
+
+    /// <summary>
+    /// The <c>db/</c> folder shipped next to the running app (the Storage project copies <c>db/*.sql</c> to every
+    /// output); failing that, the first <c>db/</c> with SQL files in a parent directory (a source checkout).
+    /// </summary>
+    public static string FindMigrationsDirectory()
+    {
+        var shipped = Path.Combine(AppContext.BaseDirectory, "db");
+        if (ContainsScripts(shipped))
+        {
+            return shipped;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory).Parent; dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "db");
+            if (ContainsScripts(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new DirectoryNotFoundException(
+            $"No db/*.sql next to {AppContext.BaseDirectory} nor in any parent directory: does the app reference AnomalyMeta.Storage?");
+    }
+
+    private static bool ContainsScripts(string directory) =>
+        Directory.Exists(directory) && Directory.EnumerateFiles(directory, "*.sql").Any();
+}

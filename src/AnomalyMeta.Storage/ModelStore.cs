@@ -1,0 +1,137 @@
+using AnomalyMeta.Storage.Records;
+using Dapper;
+using Npgsql;
+
+namespace AnomalyMeta.Storage;
+
+/// <summary>
+/// Meta-learner checkpoints: one lineage of versions per (clustering version, cluster). Saving never overwrites;
+/// loading takes the newest version of each cluster.
+/// </summary>
+public sealed class ModelStore
+{
+    private readonly NpgsqlDataSource _dataSource;
+
+    public ModelStore(NpgsqlDataSource dataSource)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        _dataSource = dataSource;
+    }
+
+    /// <summary>
+    /// Saves a checkpoint as the next version of its cluster's lineage and returns that model_version (1 for the
+    /// first). The cluster must exist in the clustering version.
+    /// </summary>
+    public async Task<int> SaveAsync(
+        int clusterVersion,
+        int clusterId,
+        string algorithm,
+        string configurationJson,
+        string? metricsJson,
+        byte[] checkpoint,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(algorithm);
+        ArgumentException.ThrowIfNullOrWhiteSpace(configurationJson);
+        ArgumentNullException.ThrowIfNull(checkpoint);
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                // Locking the cluster row serialises savers of one lineage, so max + 1 cannot be taken twice,
+                // and says clearly when the cluster does not exist.
+                var parameters = new { clusterVersion, clusterId };
+                var exists = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+                    "select 1 from cluster where cluster_version = @clusterVersion and cluster_id = @clusterId for update",
+                    parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                if (exists is null)
+                {
+                    throw new InvalidOperationException(
+                        $"Cluster {clusterId} of clustering version {clusterVersion} does not exist: save the clustering before its models.");
+                }
+
+                var version = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+                    """
+                    insert into model (cluster_version, cluster_id, model_version, algorithm, configuration, metrics, checkpoint)
+                    select @clusterVersion, @clusterId, coalesce(max(model_version), 0) + 1, @algorithm,
+                           cast(@configurationJson as jsonb), cast(@metricsJson as jsonb), @checkpoint
+                    from model
+                    where cluster_version = @clusterVersion and cluster_id = @clusterId
+                    returning model_version
+                    """,
+                    new
+                    {
+                        clusterVersion,
+                        clusterId,
+                        algorithm,
+                        configurationJson,
+                        metricsJson = string.IsNullOrWhiteSpace(metricsJson) ? "{}" : metricsJson,
+                        checkpoint,
+                    },
+                    transaction,
+                    cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return version;
+            }
+        }
+    }
+
+    /// <summary>The newest model_version of every cluster of <paramref name="clusterVersion"/> that has one, by cluster_id.</summary>
+    public async Task<IReadOnlyList<StoredModel>> LoadLatestAsync(int clusterVersion, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await connection.QueryAsync<ModelRow>(new CommandDefinition(
+                """
+                select distinct on (cluster_id)
+                       model_id as ModelId, cluster_version as ClusterVersion, cluster_id as ClusterId,
+                       model_version as ModelVersion, algorithm as Algorithm, configuration::text as ConfigurationJson,
+                       metrics::text as MetricsJson, checkpoint as Checkpoint, created_at as CreatedAt
+                from model
+                where cluster_version = @clusterVersion
+                order by cluster_id, model_version desc
+                """,
+                new { clusterVersion },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+            return rows
+                .Select(r => new StoredModel(
+                    r.ModelId,
+                    r.ClusterVersion,
+                    r.ClusterId,
+                    r.ModelVersion,
+                    r.Algorithm,
+                    r.ConfigurationJson,
+                    r.MetricsJson,
+                    r.Checkpoint,
+                    new DateTimeOffset(DateTime.SpecifyKind(r.CreatedAt, DateTimeKind.Utc))))
+                .ToList();
+        }
+    }
+
+    private sealed class ModelRow
+    {
+        public int ModelId { get; init; }
+
+        public int ClusterVersion { get; init; }
+
+        public int ClusterId { get; init; }
+
+        public int ModelVersion { get; init; }
+
+        public string Algorithm { get; init; } = "";
+
+        public string ConfigurationJson { get; init; } = "{}";
+
+        public string MetricsJson { get; init; } = "{}";
+
+        public byte[] Checkpoint { get; init; } = [];
+
+        public DateTime CreatedAt { get; init; }
+    }
+}

@@ -1,0 +1,33 @@
+using Npgsql;
+
+namespace AnomalyMeta.Storage;
+
+/// <summary>
+/// Where every component finds PostgreSQL: the standard <c>ConnectionStrings__Postgres</c> setting, else the
+/// project's local server started by <c>deploy/postgres-local.sh</c>.
+/// </summary>
+public static class PostgresSettings
+{
+    public const string DefaultConnectionString =
+        "Host=127.0.0.1;Port=54329;Username=anomalymeta;Password=anomalymeta;Database=anomalymeta";
+
+    /// <summary>The environment variable that .NET configuration maps to <c>ConnectionStrings:Postgres</c>.</summary>
+    public const string EnvironmentVariable = "ConnectionStrings__Postgres";
+
+    /// <summary>The configured connection string, or the local default when none is configured.</summary>
+    public static string Resolve(string? configured) =>
+        string.IsNullOrWhiteSpace(configured) ? DefaultConnectionString : configured;
+
+    /// <summary>The connection string from <c>ConnectionStrings__Postgres</c>, or the local default.</summary>
+    public static string FromEnvironment() => Resolve(Environment.GetEnvironmentVariable(EnvironmentVariable));
+
+    /// <summary>
+    /// A data source for the repositories. One per process: it owns the connection pool.
+    /// </summary>
+    public static NpgsqlDataSource CreateDataSource(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        return builder.Build();
+    }
+}

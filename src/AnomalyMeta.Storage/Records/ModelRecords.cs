@@ -1,0 +1,29 @@
+namespace AnomalyMeta.Storage.Records;
+
+/// <summary>One cluster of a clustering: its periods, size and centroid in feature space.</summary>
+public sealed record ClusterSummary(int ClusterId, int? PrimaryPeriod, int? SecondaryPeriod, int SeriesCount, float[] Centroid);
+
+/// <summary>
+/// One version of the clustering step's output. <paramref name="MovedCount"/> is how many series changed cluster
+/// against the previous version (null for the first, or when unknown).
+/// </summary>
+public sealed record StoredClustering(
+    int Version,
+    string Method,
+    string ParametersJson,
+    int SeriesCount,
+    int? MovedCount,
+    IReadOnlyList<ClusterSummary> Clusters,
+    DateTimeOffset CreatedAt = default);
+
+/// <summary>A meta-learner checkpoint of one cluster, one version of its lineage.</summary>
+public sealed record StoredModel(
+    int ModelId,
+    int ClusterVersion,
+    int ClusterId,
+    int ModelVersion,
+    string Algorithm,
+    string ConfigurationJson,
+    string MetricsJson,
+    byte[] Checkpoint,
+    DateTimeOffset CreatedAt);

@@ -1,0 +1,23 @@
+namespace AnomalyMeta.Storage.Records;
+
+/// <summary>
+/// A series to register (or re-register) by its key. <paramref name="StepSeconds"/> must divide a day;
+/// it is fixed at first registration because every stored day row has 86400 / step points.
+/// </summary>
+public sealed record SeriesRegistration(string SeriesKey, int StepSeconds, IReadOnlyDictionary<string, string>? Tags = null);
+
+/// <summary>
+/// One day of one series: 86400 / step_seconds points in time order, NaN where a point is missing.
+/// </summary>
+public readonly record struct DayRow(int SeriesId, DateOnly Day, float[] Points);
+
+/// <summary>
+/// The clustering step's verdict for one series: its periods, its cluster and the features it was clustered on.
+/// </summary>
+public sealed record SeriesAssignment(
+    int SeriesId,
+    int ClusterId,
+    int? PrimaryPeriod,
+    int? SecondaryPeriod,
+    string PeriodStatus,
+    float[] Features);

@@ -1,0 +1,460 @@
+using System.Globalization;
+using AnomalyMeta.Storage.Records;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AnomalyMeta.Storage;
+
+/// <summary>
+/// The run ledger: one row per scoring run, one row per series of a run, and the anomalies a run writes.
+/// A batch's anomalies and outcomes are committed together with the run's counters in one transaction, so a
+/// run interrupted at any point resumes from its committed series and never shows half a batch.
+/// </summary>
+public sealed class RunLedger
+{
+    private const string RunColumns =
+        "run_id, kind, as_of, status, series_total, series_scored, series_skipped, anomalies_written, batches_done, "
+        + "started_at, finished_at, elapsed_ms, triggered_by, reason, error";
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    public RunLedger(NpgsqlDataSource dataSource)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        _dataSource = dataSource;
+    }
+
+    /// <summary>
+    /// Starts a run. A rescore always gets a new row. A nightly run exists once per <paramref name="asOf"/>: the
+    /// first call creates it; later calls return it untouched when it succeeded
+    /// (<see cref="RunStartOutcome.AlreadySucceeded"/>, the caller decides to skip) and otherwise set it back to
+    /// running and return it as <see cref="RunStartOutcome.Resumed"/> (continue with <see cref="CompletedSeriesAsync"/>).
+    /// A resumed run keeps its first started_at, trigger and counters.
+    /// </summary>
+    public async Task<RunStart> StartAsync(
+        RunKind kind,
+        DateOnly asOf,
+        string triggeredBy,
+        string? reason,
+        int seriesTotal,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(triggeredBy);
+        ArgumentOutOfRangeException.ThrowIfNegative(seriesTotal);
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                // A nightly run that already exists makes the insert do nothing (partial unique index on as_of),
+                // and two concurrent starters of one date end up on the same row.
+                var insert = kind == RunKind.Nightly
+                    ? $"""
+                      insert into run (kind, as_of, status, series_total, triggered_by, reason)
+                      values ('nightly', @asOf, 'running', @seriesTotal, @triggeredBy, @reason)
+                      on conflict (as_of) where kind = 'nightly' do nothing
+                      returning {RunColumns}
+                      """
+                    : $"""
+                      insert into run (kind, as_of, status, series_total, triggered_by, reason)
+                      values ('rescore', @asOf, 'running', @seriesTotal, @triggeredBy, @reason)
+                      returning {RunColumns}
+                      """;
+                var created = await QueryRunAsync(connection, transaction, insert, command =>
+                {
+                    command.Parameters.Add(new NpgsqlParameter<DateOnly>("asOf", asOf));
+                    command.Parameters.Add(new NpgsqlParameter<int>("seriesTotal", seriesTotal));
+                    command.Parameters.Add(new NpgsqlParameter<string>("triggeredBy", triggeredBy));
+                    command.Parameters.Add(new NpgsqlParameter("reason", NpgsqlDbType.Text) { Value = (object?)reason ?? DBNull.Value });
+                }, cancellationToken).ConfigureAwait(false);
+
+                if (created is not null)
+                {
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return new RunStart(RunStartOutcome.Started, created);
+                }
+
+                var existing = await QueryRunAsync(connection, transaction,
+                    $"select {RunColumns} from run where kind = 'nightly' and as_of = @asOf for update",
+                    command => command.Parameters.Add(new NpgsqlParameter<DateOnly>("asOf", asOf)), cancellationToken).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException($"The nightly run of {Day(asOf)} vanished while it was being started.");
+
+                if (existing.Status == RunStatus.Succeeded)
+                {
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return new RunStart(RunStartOutcome.AlreadySucceeded, existing);
+                }
+
+                var resumed = await QueryRunAsync(connection, transaction,
+                    $"""
+                    update run
+                    set status = 'running', finished_at = null, elapsed_ms = null, error = null, series_total = @seriesTotal
+                    where run_id = @runId
+                    returning {RunColumns}
+                    """,
+                    command =>
+                    {
+                        command.Parameters.Add(new NpgsqlParameter<long>("runId", existing.RunId));
+                        command.Parameters.Add(new NpgsqlParameter<int>("seriesTotal", seriesTotal));
+                    }, cancellationToken).ConfigureAwait(false);
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return new RunStart(RunStartOutcome.Resumed, resumed!);
+            }
+        }
+    }
+
+    /// <summary>The run, or null when there is no such run.</summary>
+    public async Task<ScoringRunRecord?> GetAsync(long runId, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            return await QueryRunAsync(connection, null,
+                $"select {RunColumns} from run where run_id = @runId",
+                command => command.Parameters.Add(new NpgsqlParameter<long>("runId", runId)), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The series a run has committed an outcome for, whatever the status: a resumed run skips them.</summary>
+    public async Task<IReadOnlySet<int>> CompletedSeriesAsync(long runId, CancellationToken cancellationToken)
+    {
+        var completed = new HashSet<int>();
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand("select series_id from run_series where run_id = @runId", connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<long>("runId", runId));
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        completed.Add(reader.GetInt32(0));
+                    }
+                }
+            }
+        }
+
+        return completed;
+    }
+
+    /// <summary>
+    /// Commits one batch of a running run in one transaction: the batch's anomalies replace every anomaly of its
+    /// series for <paramref name="asOf"/> (series of the batch without anomalies lose theirs), each series' outcome is
+    /// upserted in run_series, and the run's counters move by the difference with what the run had recorded for these
+    /// series before, so recommitting a batch changes nothing but batches_done. An exception leaves nothing of the
+    /// batch visible. Every anomaly must belong to a series of <paramref name="outcomes"/> with status Scored.
+    /// </summary>
+    public async Task CommitBatchAsync(
+        long runId,
+        DateOnly asOf,
+        IReadOnlyList<SeriesOutcome> outcomes,
+        IReadOnlyList<AnomalyRow> anomalies,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(outcomes);
+        ArgumentNullException.ThrowIfNull(anomalies);
+        var anomalyCounts = CheckBatch(runId, outcomes, anomalies);
+        var seriesIds = new int[outcomes.Count];
+        for (var i = 0; i < outcomes.Count; i++)
+        {
+            seriesIds[i] = outcomes[i].SeriesId;
+        }
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                var run = await QueryRunAsync(connection, transaction,
+                    $"select {RunColumns} from run where run_id = @runId",
+                    command => command.Parameters.Add(new NpgsqlParameter<long>("runId", runId)), cancellationToken).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException($"Run {runId} does not exist.");
+                if (run.AsOf != asOf)
+                {
+                    throw new InvalidOperationException($"Run {runId} scores {Day(run.AsOf)}, not {Day(asOf)}.");
+                }
+
+                if (run.Status != RunStatus.Running)
+                {
+                    throw new InvalidOperationException($"Run {runId} is {run.Status.ToDatabase()}: only a running run takes batches.");
+                }
+
+                await ExecuteAsync(connection, transaction,
+                    """
+                    create temp table batch_outcome (
+                        series_id integer not null, status text not null, detail text null,
+                        points_scored integer not null, anomaly_count integer not null
+                    ) on commit drop;
+                    create temp table batch_anomaly (
+                        series_id integer not null, ts timestamptz not null, value real not null, forecast real not null,
+                        lower_band real not null, upper_band real not null, score real not null
+                    ) on commit drop;
+                    """,
+                    cancellationToken).ConfigureAwait(false);
+
+                await CopyOutcomesAsync(connection, outcomes, anomalyCounts, cancellationToken).ConfigureAwait(false);
+                await CopyAnomaliesAsync(connection, anomalies, cancellationToken).ConfigureAwait(false);
+
+                var batch = new NpgsqlBatch(connection, transaction);
+                await using (batch.ConfigureAwait(false))
+                {
+                    // Replace, not add: keyed by (as_of, series), a rerun or a rescore of the day leaves one set of flags.
+                    batch.BatchCommands.Add(Command(
+                        "delete from anomaly where as_of = @asOf and series_id = any(@seriesIds)",
+                        new NpgsqlParameter<DateOnly>("asOf", asOf),
+                        new NpgsqlParameter<int[]>("seriesIds", seriesIds)));
+                    batch.BatchCommands.Add(Command(
+                        """
+                        insert into anomaly (as_of, series_id, ts, run_id, value, forecast, lower_band, upper_band, score)
+                        select @asOf, series_id, ts, @runId, value, forecast, lower_band, upper_band, score from batch_anomaly
+                        """,
+                        new NpgsqlParameter<DateOnly>("asOf", asOf),
+                        new NpgsqlParameter<long>("runId", runId)));
+                    // Every CTE sees the snapshot from before the upsert, so "previous" is what the run had recorded
+                    // for these series: the counters move by the difference and a recommitted batch adds nothing.
+                    // The upsert CTE runs although nothing reads it (PostgreSQL always runs data-modifying CTEs).
+                    batch.BatchCommands.Add(Command(
+                        """
+                        with previous as (
+                            select rs.status, rs.anomaly_count
+                            from run_series rs
+                            join batch_outcome b on b.series_id = rs.series_id
+                            where rs.run_id = @runId
+                        ), upserted as (
+                            insert into run_series (run_id, series_id, status, detail, points_scored, anomaly_count)
+                            select @runId, series_id, status, detail, points_scored, anomaly_count from batch_outcome
+                            on conflict (run_id, series_id) do update set
+                                status = excluded.status, detail = excluded.detail,
+                                points_scored = excluded.points_scored, anomaly_count = excluded.anomaly_count
+                        )
+                        update run set
+                            series_scored = series_scored
+                                + (select count(*) from batch_outcome where status = 'scored')
+                                - (select count(*) from previous where status = 'scored'),
+                            series_skipped = series_skipped
+                                + (select count(*) from batch_outcome where status <> 'scored')
+                                - (select count(*) from previous where status <> 'scored'),
+                            anomalies_written = anomalies_written
+                                + (select coalesce(sum(anomaly_count), 0) from batch_outcome)
+                                - (select coalesce(sum(anomaly_count), 0) from previous),
+                            batches_done = batches_done + 1
+                        where run_id = @runId and status = 'running'
+                        """,
+                        new NpgsqlParameter<long>("runId", runId)));
+
+                    await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    if (batch.BatchCommands[2].RecordsAffected != 1)
+                    {
+                        // FinishAsync ran between our check and our update: the run is no longer running.
+                        throw new InvalidOperationException($"Run {runId} stopped running while a batch was being committed.");
+                    }
+                }
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Ends a run as succeeded or failed, with its error, finished_at and elapsed_ms (since its first start).</summary>
+    public async Task FinishAsync(long runId, RunStatus status, string? error, CancellationToken cancellationToken)
+    {
+        if (status == RunStatus.Running)
+        {
+            throw new ArgumentException("A run finishes as succeeded or failed, not running.", nameof(status));
+        }
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(
+                """
+                update run set
+                    status = @status, error = @error, finished_at = now(),
+                    elapsed_ms = (extract(epoch from (now() - started_at)) * 1000)::bigint
+                where run_id = @runId
+                """,
+                connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<long>("runId", runId));
+                command.Parameters.Add(new NpgsqlParameter<string>("status", status.ToDatabase()));
+                command.Parameters.Add(new NpgsqlParameter("error", NpgsqlDbType.Text) { Value = (object?)error ?? DBNull.Value });
+                var updated = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                if (updated != 1)
+                {
+                    throw new InvalidOperationException($"Run {runId} does not exist.");
+                }
+            }
+        }
+    }
+
+    // Checks what PostgreSQL would reject with a message that names no culprit; returns anomalies per series.
+    private static Dictionary<int, int> CheckBatch(long runId, IReadOnlyList<SeriesOutcome> outcomes, IReadOnlyList<AnomalyRow> anomalies)
+    {
+        var statuses = new Dictionary<int, SeriesStatus>(outcomes.Count);
+        foreach (var outcome in outcomes)
+        {
+            if (!statuses.TryAdd(outcome.SeriesId, outcome.Status))
+            {
+                throw new ArgumentException($"Run {runId}: series {outcome.SeriesId} has two outcomes in one batch.", nameof(outcomes));
+            }
+
+            _ = outcome.Status.ToDatabase();
+            ArgumentOutOfRangeException.ThrowIfNegative(outcome.PointsScored, nameof(outcomes));
+        }
+
+        var counts = new Dictionary<int, int>();
+        var keys = new HashSet<(int SeriesId, DateTimeOffset Ts)>(anomalies.Count);
+        foreach (var a in anomalies)
+        {
+            if (!statuses.TryGetValue(a.SeriesId, out var status) || status != SeriesStatus.Scored)
+            {
+                throw new ArgumentException(
+                    $"Run {runId}: an anomaly of series {a.SeriesId} at {Ts(a.Ts)} has no 'scored' outcome in its batch.", nameof(anomalies));
+            }
+
+            // Written as a negated range so NaN fails too.
+            if (!(a.Score >= 0f && a.Score <= 1f))
+            {
+                throw new ArgumentException(
+                    $"Run {runId}: series {a.SeriesId} at {Ts(a.Ts)} has score {a.Score.ToString(CultureInfo.InvariantCulture)}, outside [0, 1].",
+                    nameof(anomalies));
+            }
+
+            if (!keys.Add((a.SeriesId, a.Ts)))
+            {
+                throw new ArgumentException($"Run {runId}: series {a.SeriesId} is flagged twice at {Ts(a.Ts)}.", nameof(anomalies));
+            }
+
+            counts[a.SeriesId] = counts.GetValueOrDefault(a.SeriesId) + 1;
+        }
+
+        return counts;
+    }
+
+    private static async Task CopyOutcomesAsync(
+        NpgsqlConnection connection,
+        IReadOnlyList<SeriesOutcome> outcomes,
+        Dictionary<int, int> anomalyCounts,
+        CancellationToken cancellationToken)
+    {
+        var importer = await connection.BeginBinaryImportAsync(
+            "copy batch_outcome (series_id, status, detail, points_scored, anomaly_count) from stdin (format binary)",
+            cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
+        {
+            foreach (var outcome in outcomes)
+            {
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(outcome.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(outcome.Status.ToDatabase(), NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                if (outcome.Detail is null)
+                {
+                    await importer.WriteNullAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await importer.WriteAsync(outcome.Detail, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                }
+
+                await importer.WriteAsync(outcome.PointsScored, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(anomalyCounts.GetValueOrDefault(outcome.SeriesId), NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+            }
+
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task CopyAnomaliesAsync(
+        NpgsqlConnection connection,
+        IReadOnlyList<AnomalyRow> anomalies,
+        CancellationToken cancellationToken)
+    {
+        var importer = await connection.BeginBinaryImportAsync(
+            "copy batch_anomaly (series_id, ts, value, forecast, lower_band, upper_band, score) from stdin (format binary)",
+            cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
+        {
+            foreach (var a in anomalies)
+            {
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(a.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                // timestamptz takes UTC only (Npgsql 6+); the instant is what matters, not the offset it came with.
+                await importer.WriteAsync(a.Ts.UtcDateTime, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(a.Value, NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(a.Forecast, NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(a.LowerBand, NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(a.UpperBand, NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(a.Score, NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+            }
+
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<ScoringRunRecord?> QueryRunAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction? transaction,
+        string sql,
+        Action<NpgsqlCommand> bind,
+        CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        await using (command.ConfigureAwait(false))
+        {
+            bind(command);
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                return new ScoringRunRecord(
+                    RunId: reader.GetInt64(0),
+                    Kind: LedgerNames.ParseRunKind(reader.GetString(1)),
+                    AsOf: reader.GetFieldValue<DateOnly>(2),
+                    Status: LedgerNames.ParseRunStatus(reader.GetString(3)),
+                    SeriesTotal: reader.GetInt32(4),
+                    SeriesScored: reader.GetInt32(5),
+                    SeriesSkipped: reader.GetInt32(6),
+                    AnomaliesWritten: reader.GetInt32(7),
+                    BatchesDone: reader.GetInt32(8),
+                    StartedAt: reader.GetFieldValue<DateTimeOffset>(9),
+                    FinishedAt: reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
+                    ElapsedMs: reader.IsDBNull(11) ? null : reader.GetInt64(11),
+                    TriggeredBy: reader.GetString(12),
+                    Reason: reader.IsDBNull(13) ? null : reader.GetString(13),
+                    Error: reader.IsDBNull(14) ? null : reader.GetString(14));
+            }
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        await using (command.ConfigureAwait(false))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, params NpgsqlParameter[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.AddRange(parameters);
+        return command;
+    }
+
+    private static string Day(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    private static string Ts(DateTimeOffset ts) => ts.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+}

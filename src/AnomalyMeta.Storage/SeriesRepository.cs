@@ -1,0 +1,582 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using AnomalyMeta.Storage.Records;
+using Dapper;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AnomalyMeta.Storage;
+
+/// <summary>
+/// The series registry and its observations: registration by key, bulk day writes, batched history reads for
+/// scoring, and the clustering step's assignments. Bulk rows travel by binary COPY into a transaction-local
+/// staging table and are merged in the same transaction, so a failed call leaves nothing behind.
+/// </summary>
+public sealed class SeriesRepository
+{
+    private const int SecondsPerDay = 86400;
+
+    // How many culprits an error message lists; the rest are counted, not named.
+    private const int MaxNamedProblems = 5;
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    public SeriesRepository(NpgsqlDataSource dataSource)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        _dataSource = dataSource;
+    }
+
+    /// <summary>
+    /// Registers series by key (insert when new, refresh tags when known) and returns every key's series_id.
+    /// A known series keeps its step: changing it would make its stored days the wrong length, so that throws.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, int>> RegisterAsync(
+        IReadOnlyList<SeriesRegistration> series,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var keys = new HashSet<string>(series.Count, StringComparer.Ordinal);
+        for (var i = 0; i < series.Count; i++)
+        {
+            var registration = series[i] ?? throw new ArgumentException($"Registration {i} is null.", nameof(series));
+            if (string.IsNullOrWhiteSpace(registration.SeriesKey))
+            {
+                throw new ArgumentException($"Registration {i}: the series key is empty.", nameof(series));
+            }
+
+            if (registration.StepSeconds <= 0 || SecondsPerDay % registration.StepSeconds != 0)
+            {
+                throw new ArgumentException(
+                    $"Series '{registration.SeriesKey}': a step of {registration.StepSeconds} s does not divide a day (86400 s).",
+                    nameof(series));
+            }
+
+            if (!keys.Add(registration.SeriesKey))
+            {
+                throw new ArgumentException($"Series '{registration.SeriesKey}' appears twice in one registration.", nameof(series));
+            }
+        }
+
+        var ids = new Dictionary<string, int>(series.Count, StringComparer.Ordinal);
+        if (series.Count == 0)
+        {
+            return ids;
+        }
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                await ExecuteAsync(connection, transaction,
+                    "create temp table series_stage (series_key text not null, tags jsonb not null, step_seconds integer not null) on commit drop",
+                    cancellationToken).ConfigureAwait(false);
+
+                var importer = await connection.BeginBinaryImportAsync(
+                    "copy series_stage (series_key, tags, step_seconds) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
+                await using (importer.ConfigureAwait(false))
+                {
+                    foreach (var registration in series)
+                    {
+                        await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(registration.SeriesKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        var tags = registration.Tags is null ? "{}" : JsonSerializer.Serialize(registration.Tags);
+                        await importer.WriteAsync(tags, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(registration.StepSeconds, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await ExecuteAsync(connection, transaction, "analyze series_stage", cancellationToken).ConfigureAwait(false);
+                var stepChanges = (await connection.QueryAsync<StepChange>(new CommandDefinition(
+                    """
+                    with changes as materialized (
+                        select s.series_key, s.step_seconds as stored_step, st.step_seconds as requested_step
+                        from series_stage st
+                        join series s on s.series_key = st.series_key
+                        where s.step_seconds <> st.step_seconds
+                    )
+                    select series_key as SeriesKey, stored_step as StoredStep, requested_step as RequestedStep
+                    from changes
+                    order by series_key
+                    limit 6
+                    """,
+                    transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                if (stepChanges.Count > 0)
+                {
+                    throw new InvalidOperationException(
+                        "A registered series keeps its step (its stored days have 86400/step points): "
+                        + Describe(stepChanges, c => $"series '{c.SeriesKey}' has step {c.StoredStep} s, registration asks for {c.RequestedStep} s"));
+                }
+
+                // Refresh tags only where they changed (no dead tuples for the common no-op), insert the new keys,
+                // then read every key's id: ON CONFLICT DO NOTHING returns nothing for the known ones.
+                await ExecuteAsync(connection, transaction,
+                    """
+                    update series s set tags = st.tags
+                    from series_stage st
+                    where s.series_key = st.series_key and s.tags is distinct from st.tags;
+                    insert into series (series_key, tags, step_seconds)
+                    select series_key, tags, step_seconds from series_stage
+                    on conflict (series_key) do nothing;
+                    """,
+                    cancellationToken).ConfigureAwait(false);
+
+                var rows = await connection.QueryAsync<RegisteredSeries>(new CommandDefinition(
+                    "select s.series_key as SeriesKey, s.series_id as SeriesId from series s join series_stage st on st.series_key = s.series_key",
+                    transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                foreach (var row in rows)
+                {
+                    ids[row.SeriesKey] = row.SeriesId;
+                }
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return ids;
+    }
+
+    /// <summary>
+    /// Writes day rows (insert, or replace the day's points) in one transaction and returns how many were written.
+    /// Every row is checked first: its series must exist, its points must number 86400 / step_seconds, and a
+    /// (series, day) may appear once. Any bad row throws <see cref="ArgumentException"/> naming series and day,
+    /// and nothing of the call is written.
+    /// </summary>
+    public async Task<long> WriteObservationsAsync(IEnumerable<DayRow> rows, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                await ExecuteAsync(connection, transaction,
+                    "create temp table observation_stage (series_id integer not null, day date not null, points real[] not null) on commit drop",
+                    cancellationToken).ConfigureAwait(false);
+
+                long staged = 0;
+                var importer = await connection.BeginBinaryImportAsync(
+                    "copy observation_stage (series_id, day, points) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
+                await using (importer.ConfigureAwait(false))
+                {
+                    foreach (var row in rows)
+                    {
+                        if (row.Points is null || row.Points.Length == 0)
+                        {
+                            // Disposing the importer without Complete cancels the COPY; the transaction rolls back.
+                            throw new ArgumentException($"Series {row.SeriesId} day {Day(row.Day)}: no points.", nameof(rows));
+                        }
+
+                        await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(row.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(row.Day, NpgsqlDbType.Date, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(row.Points, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+                        staged++;
+                    }
+
+                    await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                if (staged == 0)
+                {
+                    return 0;
+                }
+
+                // A fresh temp table has no statistics: without them the checks below get nested-loop plans
+                // that take minutes on a full day of 2 million rows.
+                await ExecuteAsync(connection, transaction, "analyze observation_stage", cancellationToken).ConfigureAwait(false);
+
+                var rejection = await FindBadObservationsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                if (rejection is not null)
+                {
+                    throw new ArgumentException("Observations rejected, nothing written: " + rejection, nameof(rows));
+                }
+
+                var written = await connection.ExecuteAsync(new CommandDefinition(
+                    """
+                    insert into observation_day (series_id, day, points)
+                    select series_id, day, points from observation_stage
+                    on conflict (series_id, day) do update set points = excluded.points
+                    """,
+                    transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return written;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Streams every registered series in ascending series_id, <paramref name="batchSize"/> at a time, each with its
+    /// last <paramref name="daysBack"/> days up to and including <paramref name="asOf"/> (NaN where a day row is
+    /// missing). One keyset-paginated query per batch; a batch's windows share one flat buffer.
+    /// </summary>
+    public async IAsyncEnumerable<SeriesHistoryBatch> ReadHistoryAsync(
+        DateOnly asOf,
+        int daysBack,
+        int batchSize,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(daysBack, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // Identities start at 1, so 0 is before every series.
+            var after = 0;
+            while (true)
+            {
+                var batch = await ReadHistoryBatchAsync(connection, asOf, daysBack, batchSize, after, cancellationToken).ConfigureAwait(false);
+                if (batch.Count == 0)
+                {
+                    yield break;
+                }
+
+                after = batch.Series[batch.Count - 1].SeriesId;
+                yield return batch;
+                if (batch.Count < batchSize)
+                {
+                    yield break;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records a clustering version's verdicts: one series_assignment row per series (replacing an earlier write of
+    /// the same version), and the series' current periods and cluster, unless the series already follows a newer
+    /// version. The clustering and its clusters must be saved first (<see cref="ClusteringStore.SaveAsync"/>).
+    /// Returns how many assignments were written; all or nothing.
+    /// </summary>
+    public async Task<int> UpdateAssignmentsAsync(
+        int clusterVersion,
+        IReadOnlyList<SeriesAssignment> assignments,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(assignments);
+        var seen = new HashSet<int>(assignments.Count);
+        for (var i = 0; i < assignments.Count; i++)
+        {
+            var a = assignments[i] ?? throw new ArgumentException($"Assignment {i} is null.", nameof(assignments));
+            if (!seen.Add(a.SeriesId))
+            {
+                throw new ArgumentException($"Series {a.SeriesId} is assigned twice in clustering version {clusterVersion}.", nameof(assignments));
+            }
+
+            if (a.PrimaryPeriod is <= 1 || a.SecondaryPeriod is <= 1)
+            {
+                throw new ArgumentException(
+                    $"Series {a.SeriesId}: periods must be above 1 step or null, found primary {a.PrimaryPeriod}, secondary {a.SecondaryPeriod}.",
+                    nameof(assignments));
+            }
+
+            if (a.Features is null || string.IsNullOrWhiteSpace(a.PeriodStatus))
+            {
+                throw new ArgumentException($"Series {a.SeriesId}: features and period status are required.", nameof(assignments));
+            }
+        }
+
+        if (assignments.Count == 0)
+        {
+            return 0;
+        }
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                await ExecuteAsync(connection, transaction,
+                    """
+                    create temp table assignment_stage (
+                        series_id integer not null, cluster_id integer not null, primary_period integer null,
+                        secondary_period integer null, period_status text not null, features real[] not null
+                    ) on commit drop
+                    """,
+                    cancellationToken).ConfigureAwait(false);
+
+                var importer = await connection.BeginBinaryImportAsync(
+                    "copy assignment_stage (series_id, cluster_id, primary_period, secondary_period, period_status, features) from stdin (format binary)",
+                    cancellationToken).ConfigureAwait(false);
+                await using (importer.ConfigureAwait(false))
+                {
+                    foreach (var a in assignments)
+                    {
+                        await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(a.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(a.ClusterId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                        await WriteNullableAsync(importer, a.PrimaryPeriod, cancellationToken).ConfigureAwait(false);
+                        await WriteNullableAsync(importer, a.SecondaryPeriod, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(a.PeriodStatus, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(a.Features, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await ExecuteAsync(connection, transaction, "analyze assignment_stage", cancellationToken).ConfigureAwait(false);
+                var parameters = new { clusterVersion };
+                var unknown = (await connection.QueryAsync<AssignmentProblem>(new CommandDefinition(
+                    """
+                    with problems as materialized (
+                        select st.series_id, st.cluster_id, s.series_id is null as unknown_series
+                        from assignment_stage st
+                        left join series s on s.series_id = st.series_id
+                        left join cluster c on c.cluster_version = @clusterVersion and c.cluster_id = st.cluster_id
+                        where s.series_id is null or c.cluster_id is null
+                    )
+                    select series_id as SeriesId, cluster_id as ClusterId, unknown_series as UnknownSeries
+                    from problems
+                    order by series_id
+                    limit 6
+                    """,
+                    parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                if (unknown.Count > 0)
+                {
+                    throw new ArgumentException(
+                        $"Assignments of clustering version {clusterVersion} refer to what does not exist: "
+                        + Describe(unknown, p => p.UnknownSeries
+                            ? $"series {p.SeriesId} is not registered"
+                            : $"series {p.SeriesId}: cluster {p.ClusterId} is not in clustering version {clusterVersion}"),
+                        nameof(assignments));
+                }
+
+                var written = await connection.ExecuteAsync(new CommandDefinition(
+                    """
+                    insert into series_assignment (series_id, cluster_version, cluster_id, primary_period, secondary_period, period_status, features)
+                    select series_id, @clusterVersion, cluster_id, primary_period, secondary_period, period_status, features
+                    from assignment_stage
+                    on conflict (series_id, cluster_version) do update set
+                        cluster_id = excluded.cluster_id, primary_period = excluded.primary_period,
+                        secondary_period = excluded.secondary_period, period_status = excluded.period_status,
+                        features = excluded.features, assigned_at = now()
+                    """,
+                    parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+                // A late write of an older clustering must not overwrite the current assignment of a series.
+                await connection.ExecuteAsync(new CommandDefinition(
+                    """
+                    update series s set
+                        primary_period = st.primary_period, secondary_period = st.secondary_period,
+                        period_status = st.period_status, cluster_version = @clusterVersion, cluster_id = st.cluster_id
+                    from assignment_stage st
+                    where s.series_id = st.series_id and (s.cluster_version is null or s.cluster_version <= @clusterVersion)
+                    """,
+                    parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return written;
+            }
+        }
+    }
+
+    private static async Task<string?> FindBadObservationsAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        CancellationToken cancellationToken)
+    {
+        var duplicates = (await connection.QueryAsync<ObservationProblem>(new CommandDefinition(
+            """
+            select series_id as SeriesId, day as Day, count(*)::integer as Found, 1 as Expected, 0 as StepSeconds
+            from observation_stage
+            group by series_id, day
+            having count(*) > 1
+            order by series_id, day
+            limit 6
+            """,
+            transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+        if (duplicates.Count > 0)
+        {
+            return Describe(duplicates, p => $"series {p.SeriesId} day {Day(p.Day)} appears {p.Found} times in one write");
+        }
+
+        // One pass finds unknown series and wrong lengths. The filter sits in a MATERIALIZED CTE on purpose: with
+        // ORDER BY ... LIMIT over it, the planner expects early matches and picks a nested loop that scans the
+        // staging table once per series (minutes for 160k rows), while the common answer is "no rows at all".
+        var problems = (await connection.QueryAsync<ObservationProblem>(new CommandDefinition(
+            """
+            with problems as materialized (
+                select st.series_id, st.day, cardinality(st.points) as found, s.step_seconds
+                from observation_stage st
+                left join series s on s.series_id = st.series_id
+                where s.series_id is null
+                   or cardinality(st.points) <> 86400 / s.step_seconds
+                   or array_ndims(st.points) <> 1
+            )
+            select series_id as SeriesId, day as Day, found as Found,
+                   coalesce(86400 / step_seconds, 0) as Expected, coalesce(step_seconds, 0) as StepSeconds
+            from problems
+            order by series_id, day
+            limit 6
+            """,
+            transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+        if (problems.Count > 0)
+        {
+            return Describe(problems, p => p.StepSeconds == 0
+                ? $"series {p.SeriesId} day {Day(p.Day)}: no such series is registered"
+                : $"series {p.SeriesId} day {Day(p.Day)}: {p.Expected} points expected (step {p.StepSeconds} s), found {p.Found}");
+        }
+
+        return null;
+    }
+
+    private static async Task<SeriesHistoryBatch> ReadHistoryBatchAsync(
+        NpgsqlConnection connection,
+        DateOnly asOf,
+        int daysBack,
+        int batchSize,
+        int after,
+        CancellationToken cancellationToken)
+    {
+        var firstDay = asOf.AddDays(1 - daysBack);
+
+        // The CTE pins the batch by series_id (keyset, no OFFSET); the left join walks observation_day's primary
+        // key (series_id, day) once per series, so a batch costs one query whatever its size.
+        const string Sql = """
+            with batch as (
+                select series_id, step_seconds, primary_period, secondary_period, cluster_version, cluster_id
+                from series
+                where series_id > @after
+                order by series_id
+                limit @batchSize
+            )
+            select b.series_id, b.step_seconds, b.primary_period, b.secondary_period, b.cluster_version, b.cluster_id,
+                   o.day, o.points
+            from batch b
+            left join observation_day o on o.series_id = b.series_id and o.day between @firstDay and @asOf
+            order by b.series_id, o.day
+            """;
+
+        var command = new NpgsqlCommand(Sql, connection);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<int>("after", after));
+            command.Parameters.Add(new NpgsqlParameter<int>("batchSize", batchSize));
+            command.Parameters.Add(new NpgsqlParameter<DateOnly>("firstDay", firstDay));
+            command.Parameters.Add(new NpgsqlParameter<DateOnly>("asOf", asOf));
+
+            var series = new SeriesHistory[batchSize];
+            // Sized for hourly series; grown by doubling when finer steps need more.
+            var points = new float[checked(batchSize * daysBack * 24)];
+            var count = 0;
+            var pointCount = 0;
+            var current = default(SeriesHistory);
+
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var seriesId = reader.GetInt32(0);
+                    if (count == 0 || current.SeriesId != seriesId)
+                    {
+                        if (count > 0)
+                        {
+                            series[count - 1] = current;
+                        }
+
+                        var step = reader.GetInt32(1);
+                        var length = checked(daysBack * (SecondsPerDay / step));
+                        if (pointCount + length > points.Length)
+                        {
+                            Array.Resize(ref points, Math.Max(points.Length * 2, pointCount + length));
+                        }
+
+                        points.AsSpan(pointCount, length).Fill(float.NaN);
+                        current = new SeriesHistory(
+                            seriesId,
+                            step,
+                            NullableInt32(reader, 2),
+                            NullableInt32(reader, 3),
+                            NullableInt32(reader, 4),
+                            NullableInt32(reader, 5),
+                            pointCount,
+                            length,
+                            DaysObserved: 0,
+                            HasAsOfDay: false);
+                        pointCount += length;
+                        count++;
+                    }
+
+                    if (reader.IsDBNull(6))
+                    {
+                        // The left join's row for a series without any day in the window.
+                        continue;
+                    }
+
+                    var day = reader.GetFieldValue<DateOnly>(6);
+                    var dayPoints = reader.GetFieldValue<float[]>(7);
+                    var perDay = current.PointsPerDay;
+                    if (dayPoints.Length != perDay)
+                    {
+                        throw new InvalidDataException(
+                            $"Series {seriesId} day {Day(day)}: {dayPoints.Length} points stored, {perDay} expected for a step of {current.StepSeconds} s.");
+                    }
+
+                    var dayIndex = day.DayNumber - firstDay.DayNumber;
+                    dayPoints.AsSpan().CopyTo(points.AsSpan(current.Offset + (dayIndex * perDay), perDay));
+                    current = current with
+                    {
+                        DaysObserved = current.DaysObserved + 1,
+                        HasAsOfDay = current.HasAsOfDay || day == asOf,
+                    };
+                }
+            }
+
+            if (count > 0)
+            {
+                series[count - 1] = current;
+            }
+
+            return new SeriesHistoryBatch(asOf, daysBack, series, count, points, pointCount);
+        }
+    }
+
+    private static int? NullableInt32(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetInt32(ordinal);
+
+    private static Task WriteNullableAsync(NpgsqlBinaryImporter importer, int? value, CancellationToken cancellationToken) =>
+        value is { } v
+            ? importer.WriteAsync(v, NpgsqlDbType.Integer, cancellationToken)
+            : importer.WriteNullAsync(cancellationToken);
+
+    private static Task<int> ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(sql, transaction: transaction, cancellationToken: cancellationToken));
+
+    private static string Day(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    // The queries fetch MaxNamedProblems + 1 rows: the extra one only says "there is more".
+    internal static string Describe<T>(IReadOnlyList<T> problems, Func<T, string> describe)
+    {
+        var text = new StringBuilder();
+        for (var i = 0; i < Math.Min(problems.Count, MaxNamedProblems); i++)
+        {
+            text.Append(i == 0 ? string.Empty : "; ").Append(describe(problems[i]));
+        }
+
+        if (problems.Count > MaxNamedProblems)
+        {
+            text.Append("; and more");
+        }
+
+        return text.Append('.').ToString();
+    }
+
+    private sealed record StepChange(string SeriesKey, int StoredStep, int RequestedStep);
+
+    private sealed record RegisteredSeries(string SeriesKey, int SeriesId);
+
+    private sealed record AssignmentProblem(int SeriesId, int ClusterId, bool UnknownSeries);
+
+    // Npgsql 10 reads a date column as DateOnly.
+    private sealed record ObservationProblem(int SeriesId, DateOnly Day, int Found, int Expected, int StepSeconds);
+}

@@ -1,0 +1,61 @@
+using AnomalyMeta.Storage.Tests.Infrastructure;
+using AnomalyMeta.Testing;
+using Dapper;
+
+namespace AnomalyMeta.Storage.Tests;
+
+[Collection(PostgresTests.Name)]
+public sealed class MigrationTests(PostgresFixture postgres)
+{
+    [Fact]
+    public async Task Migrations_apply_twice_without_error()
+    {
+        // The fixture applied them once already; twice more must be no-ops.
+        DatabaseMigrator.Migrate(postgres.ConnectionString, DatabaseMigrator.FindMigrationsDirectory());
+        DatabaseMigrator.Migrate(postgres.ConnectionString, DatabaseMigrator.FindMigrationsDirectory());
+
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        var applied = (await connection.QueryAsync<string>("select scriptname from schemaversions order by schemaversionsid")).ToList();
+        Assert.Equal(["0001_core_schema.sql", "0002_quartz_job_store.sql"], applied);
+        var tables = await connection.ExecuteScalarAsync<int>(
+            "select count(*) from information_schema.tables where table_schema = 'public' and table_name in ('series', 'observation_day', 'run', 'anomaly', 'qrtz_triggers')");
+        Assert.Equal(5, tables);
+    }
+
+    [Fact]
+    public void Migrations_ship_next_to_the_app()
+    {
+        var directory = DatabaseMigrator.FindMigrationsDirectory();
+
+        Assert.Equal(Path.Combine(AppContext.BaseDirectory, "db"), directory);
+        Assert.True(File.Exists(Path.Combine(directory, "0001_core_schema.sql")));
+    }
+
+    [Fact]
+    public async Task A_failing_migration_names_its_script_and_leaves_none_of_it_applied()
+    {
+        var scripts = Directory.CreateTempSubdirectory("anomalymeta-migrations-");
+        var database = "anomalymeta_test_broken_" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(scripts.FullName, "0001_ok.sql"), "create table ok_table (id integer);");
+            await File.WriteAllTextAsync(
+                Path.Combine(scripts.FullName, "0002_broken.sql"),
+                "create table half_done (id integer);\nselect no_such_function();");
+
+            var error = Assert.Throws<InvalidOperationException>(
+                () => DatabaseMigrator.Migrate(postgres.ConnectionStringFor(database), scripts.FullName));
+
+            Assert.Contains("0002_broken.sql", error.Message, StringComparison.Ordinal);
+            await using var connection = await PostgresFixture.OpenServerAsync(postgres.ConnectionStringFor(database));
+            var tables = (await connection.QueryAsync<string>(
+                "select table_name from information_schema.tables where table_name in ('ok_table', 'half_done')")).ToList();
+            Assert.Equal(["ok_table"], tables);
+        }
+        finally
+        {
+            await postgres.DropDatabaseAsync(database);
+            scripts.Delete(recursive: true);
+        }
+    }
+}

@@ -1,0 +1,325 @@
+using AnomalyMeta.Storage.Records;
+using AnomalyMeta.Storage.Tests.Infrastructure;
+using AnomalyMeta.Testing;
+using Dapper;
+
+namespace AnomalyMeta.Storage.Tests;
+
+[Collection(PostgresTests.Name)]
+public sealed class SeriesRepositoryTests(PostgresFixture postgres)
+{
+    private readonly SeriesRepository _repository = new(postgres.DataSource);
+
+    [Fact]
+    public async Task Registering_again_keeps_ids_refreshes_tags_and_adds_new_keys()
+    {
+        var series = TestData.Series("register", 3);
+        var first = await _repository.RegisterAsync(series, CancellationToken.None);
+
+        var again = series
+            .Select((s, i) => i == 0 ? s with { Tags = new Dictionary<string, string> { ["team"] = "payments" } } : s)
+            .Append(new SeriesRegistration(series[0].SeriesKey + "-new", 900))
+            .ToList();
+        var second = await _repository.RegisterAsync(again, CancellationToken.None);
+
+        Assert.Equal(3, first.Count);
+        Assert.Equal(4, second.Count);
+        foreach (var (key, id) in first)
+        {
+            Assert.Equal(id, second[key]);
+        }
+
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        var tags = await connection.ExecuteScalarAsync<string>(
+            "select tags->>'team' from series where series_id = @id", new { id = second[series[0].SeriesKey] });
+        Assert.Equal("payments", tags);
+        var step = await connection.ExecuteScalarAsync<int>(
+            "select step_seconds from series where series_id = @id", new { id = second[series[0].SeriesKey + "-new"] });
+        Assert.Equal(900, step);
+    }
+
+    [Fact]
+    public async Task Changing_the_step_of_a_registered_series_is_refused()
+    {
+        var series = TestData.Series("step", 1);
+        await _repository.RegisterAsync(series, CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => _repository.RegisterAsync([series[0] with { StepSeconds = 900 }], CancellationToken.None));
+
+        Assert.Contains(series[0].SeriesKey, error.Message, StringComparison.Ordinal);
+        Assert.Contains("900", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Observations_round_trip_through_batched_history_reads_with_NaN_for_missing_days()
+    {
+        var asOf = new DateOnly(2026, 3, 10);
+        var hourly = TestData.Series("roundtrip-h", 4);
+        var quarterHourly = TestData.Series("roundtrip-q", 1, stepSeconds: 900);
+        var ids = await _repository.RegisterAsync([.. hourly, .. quarterHourly], CancellationToken.None);
+        var seriesIds = ids.Values.Order().ToArray();
+        var quarterId = ids[quarterHourly[0].SeriesKey];
+
+        // Window of 3 days: Mar 8, 9, 10. Mar 7 and Mar 11 are outside it and must not leak in.
+        var rows = new List<DayRow>();
+        foreach (var id in seriesIds)
+        {
+            var perDay = id == quarterId ? 96 : 24;
+            for (var day = asOf.AddDays(-3); day <= asOf.AddDays(1); day = day.AddDays(1))
+            {
+                // The second series misses Mar 9; the third has no day at all.
+                if ((id == seriesIds[1] && day == asOf.AddDays(-1)) || id == seriesIds[2])
+                {
+                    continue;
+                }
+
+                var points = TestData.Day(id, day, perDay);
+                if (id == seriesIds[0] && day == asOf)
+                {
+                    points[5] = float.NaN;
+                }
+
+                rows.Add(new DayRow(id, day, points));
+            }
+        }
+
+        var written = await _repository.WriteObservationsAsync(rows, CancellationToken.None);
+        Assert.Equal(rows.Count, written);
+
+        var windows = new Dictionary<int, (SeriesHistory Series, float[] Points)>();
+        var previousLast = 0;
+        await foreach (var batch in _repository.ReadHistoryAsync(asOf, daysBack: 3, batchSize: 2, CancellationToken.None))
+        {
+            Assert.InRange(batch.Count, 1, 2);
+            Assert.Equal(asOf.AddDays(-2), batch.FirstDay);
+            Assert.True(batch.Series[0].SeriesId > previousLast, "batches come in ascending series_id without overlap");
+            previousLast = batch.Series[batch.Count - 1].SeriesId;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (seriesIds.Contains(batch.Series[i].SeriesId))
+                {
+                    windows[batch.Series[i].SeriesId] = (batch.Series[i], batch.PointsOf(i).ToArray());
+                }
+            }
+        }
+
+        Assert.Equal(seriesIds.Length, windows.Count);
+        foreach (var id in seriesIds)
+        {
+            var (series, points) = windows[id];
+            var perDay = id == quarterId ? 96 : 24;
+            Assert.Equal(id == quarterId ? 900 : 3600, series.StepSeconds);
+            Assert.Equal(3 * perDay, points.Length);
+            for (var d = 0; d < 3; d++)
+            {
+                var day = asOf.AddDays(d - 2);
+                var stored = rows.Where(r => r.SeriesId == id && r.Day == day).Select(r => r.Points).SingleOrDefault();
+                var window = points.AsSpan(d * perDay, perDay);
+                if (stored is null)
+                {
+                    Assert.True(window.ToArray().All(float.IsNaN), $"series {id} day {day}: a missing day reads as NaN");
+                }
+                else
+                {
+                    // NaN == NaN for float.Equals, so a missing point inside a stored day round-trips as NaN.
+                    Assert.Equal(stored, window.ToArray());
+                }
+            }
+        }
+
+        Assert.True(float.IsNaN(windows[seriesIds[0]].Points[(2 * 24) + 5]));
+        Assert.Equal((3, true), (windows[seriesIds[0]].Series.DaysObserved, windows[seriesIds[0]].Series.HasAsOfDay));
+        Assert.Equal((2, true), (windows[seriesIds[1]].Series.DaysObserved, windows[seriesIds[1]].Series.HasAsOfDay));
+        Assert.Equal((0, false), (windows[seriesIds[2]].Series.DaysObserved, windows[seriesIds[2]].Series.HasAsOfDay));
+    }
+
+    [Fact]
+    public async Task Rewriting_a_day_replaces_its_points()
+    {
+        var ids = await _repository.RegisterAsync(TestData.Series("rewrite", 1), CancellationToken.None);
+        var id = ids.Values.Single();
+        var day = new DateOnly(2026, 3, 20);
+        await _repository.WriteObservationsAsync([new DayRow(id, day, TestData.Day(id, day, 24, seed: 1))], CancellationToken.None);
+
+        var replacement = TestData.Day(id, day, 24, seed: 2);
+        await _repository.WriteObservationsAsync([new DayRow(id, day, replacement)], CancellationToken.None);
+
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        var stored = await connection.QuerySingleAsync<float[]>(
+            "select points from observation_day where series_id = @id and day = @day", new { id, day = day.ToDateTime(TimeOnly.MinValue) });
+        Assert.Equal(replacement, stored);
+    }
+
+    [Fact]
+    public async Task A_write_with_a_wrong_length_day_names_it_and_leaves_nothing()
+    {
+        var ids = await _repository.RegisterAsync(TestData.Series("badlength", 2), CancellationToken.None);
+        var (good, bad) = (ids.Values.Min(), ids.Values.Max());
+        var day = new DateOnly(2026, 4, 1);
+        DayRow[] rows =
+        [
+            new(good, day, TestData.Day(good, day, 24)),
+            new(bad, day.AddDays(-1), TestData.Day(bad, day.AddDays(-1), 24)),
+            new(bad, day, TestData.Day(bad, day, 23)),
+        ];
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => _repository.WriteObservationsAsync(rows, CancellationToken.None));
+
+        Assert.Contains($"series {bad} day 2026-04-01: 24 points expected (step 3600 s), found 23", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountDaysAsync(good, bad));
+    }
+
+    [Fact]
+    public async Task A_write_for_an_unknown_series_names_it_and_leaves_nothing()
+    {
+        var ids = await _repository.RegisterAsync(TestData.Series("unknown", 1), CancellationToken.None);
+        var good = ids.Values.Single();
+        var day = new DateOnly(2026, 4, 2);
+        const int Unknown = int.MaxValue - 7;
+        DayRow[] rows = [new(good, day, TestData.Day(good, day, 24)), new(Unknown, day, TestData.Day(Unknown, day, 24))];
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => _repository.WriteObservationsAsync(rows, CancellationToken.None));
+
+        Assert.Contains($"series {Unknown} day 2026-04-02: no such series is registered", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountDaysAsync(good));
+    }
+
+    [Fact]
+    public async Task A_write_with_a_duplicated_day_names_it_and_leaves_nothing()
+    {
+        var ids = await _repository.RegisterAsync(TestData.Series("duplicate", 1), CancellationToken.None);
+        var id = ids.Values.Single();
+        var day = new DateOnly(2026, 4, 3);
+        DayRow[] rows =
+        [
+            new(id, day.AddDays(-1), TestData.Day(id, day.AddDays(-1), 24)),
+            new(id, day, TestData.Day(id, day, 24, seed: 1)),
+            new(id, day, TestData.Day(id, day, 24, seed: 2)),
+        ];
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => _repository.WriteObservationsAsync(rows, CancellationToken.None));
+
+        Assert.Contains($"series {id} day 2026-04-03 appears 2 times", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountDaysAsync(id));
+    }
+
+    [Fact]
+    public async Task History_of_twenty_thousand_series_over_eight_days_reads_in_batches()
+    {
+        const int SeriesCount = 20_000;
+        const int Days = 8;
+        var asOf = new DateOnly(2026, 5, 8);
+        var ids = await _repository.RegisterAsync(TestData.Series("bulk", SeriesCount), CancellationToken.None);
+        var ours = ids.Values.ToHashSet();
+
+        IEnumerable<DayRow> Rows()
+        {
+            foreach (var id in ours)
+            {
+                for (var d = 0; d < Days; d++)
+                {
+                    var day = asOf.AddDays(d - Days + 1);
+                    yield return new DayRow(id, day, TestData.Day(id, day, 24));
+                }
+            }
+        }
+
+        Assert.Equal(SeriesCount * Days, await _repository.WriteObservationsAsync(Rows(), CancellationToken.None));
+
+        var seen = 0;
+        var batches = 0;
+        var probe = ids.Values.Max();
+        float[]? probeWindow = null;
+        await foreach (var batch in _repository.ReadHistoryAsync(asOf, Days, batchSize: 1000, CancellationToken.None))
+        {
+            batches++;
+            Assert.Equal(batch.Count * Days * 24, batch.Points.Length);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var series = batch.Series[i];
+                if (!ours.Contains(series.SeriesId))
+                {
+                    continue;
+                }
+
+                seen++;
+                Assert.Equal(Days, series.DaysObserved);
+                if (series.SeriesId == probe)
+                {
+                    probeWindow = batch.PointsOf(i).ToArray();
+                }
+            }
+        }
+
+        Assert.Equal(SeriesCount, seen);
+        Assert.True(batches >= SeriesCount / 1000);
+        Assert.NotNull(probeWindow);
+        Assert.Equal(TestData.Day(probe, asOf.AddDays(-Days + 1), 24), probeWindow[..24]);
+        Assert.Equal(TestData.Day(probe, asOf, 24), probeWindow[^24..]);
+    }
+
+    [Fact]
+    public async Task Assignments_set_the_series_cluster_and_count_moved_series()
+    {
+        var clusterings = new ClusteringStore(postgres.DataSource);
+        var ids = (await _repository.RegisterAsync(TestData.Series("assign", 3), CancellationToken.None)).Values.Order().ToArray();
+        ClusterSummary[] clusters = [new(0, 24, 168, 2, [1f, 2f]), new(1, null, null, 1, [3f, 4f])];
+
+        var v1 = await clusterings.NextVersionAsync(CancellationToken.None);
+        await clusterings.SaveAsync(new StoredClustering(v1, "kmeans", """{"k":2}""", 3, null, clusters), CancellationToken.None);
+        var written = await _repository.UpdateAssignmentsAsync(
+            v1,
+            [
+                new(ids[0], 0, 24, 168, "periodic", [1f, 2f]),
+                new(ids[1], 0, 24, null, "periodic", [1f, 2f]),
+                new(ids[2], 1, null, null, "aperiodic", [3f, 4f]),
+            ],
+            CancellationToken.None);
+        var v2 = await clusterings.NextVersionAsync(CancellationToken.None);
+        await clusterings.SaveAsync(new StoredClustering(v2, "kmeans", """{"k":2}""", 3, null, clusters), CancellationToken.None);
+        await _repository.UpdateAssignmentsAsync(
+            v2,
+            [
+                new(ids[0], 0, 24, 168, "periodic", [1f, 2f]),
+                new(ids[1], 1, null, null, "aperiodic", [3f, 4f]),
+                new(ids[2], 1, null, null, "aperiodic", [3f, 4f]),
+            ],
+            CancellationToken.None);
+        var moved = await clusterings.UpdateMovedCountAsync(v2, CancellationToken.None);
+
+        Assert.Equal(v1 + 1, v2);
+        Assert.Equal(3, written);
+        Assert.Equal(1, moved);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        var current = (await connection.QueryAsync<(int, int, int?)>(
+            "select cluster_version, cluster_id, primary_period from series where series_id = any(@ids) order by series_id",
+            new { ids })).ToList();
+        Assert.Equal([(v2, 0, 24), (v2, 1, null), (v2, 1, null)], current);
+        var latest = await clusterings.LoadLatestAsync(CancellationToken.None);
+        Assert.NotNull(latest);
+        Assert.Equal((v2, 1, "kmeans"), (latest.Version, latest.MovedCount, latest.Method));
+        Assert.Equal([3f, 4f], latest.Clusters[1].Centroid);
+        Assert.Equal(168, latest.Clusters[0].SecondaryPeriod);
+    }
+
+    [Fact]
+    public async Task An_assignment_to_a_cluster_that_does_not_exist_is_refused()
+    {
+        var ids = (await _repository.RegisterAsync(TestData.Series("assign-bad", 1), CancellationToken.None)).Values.ToArray();
+        var clusterings = new ClusteringStore(postgres.DataSource);
+        var version = await clusterings.NextVersionAsync(CancellationToken.None);
+        await clusterings.SaveAsync(new StoredClustering(version, "kmeans", "{}", 1, null, [new(0, 24, null, 1, [0f])]), CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => _repository.UpdateAssignmentsAsync(
+            version, [new(ids[0], 5, 24, null, "periodic", [0f])], CancellationToken.None));
+
+        Assert.Contains($"series {ids[0]}: cluster 5 is not in clustering version {version}", error.Message, StringComparison.Ordinal);
+    }
+
+    private async Task<int> CountDaysAsync(params int[] seriesIds)
+    {
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<int>("select count(*) from observation_day where series_id = any(@seriesIds)", new { seriesIds });
+    }
+}

@@ -74,16 +74,18 @@ internal static class FunctionalMlp
         return adapted;
     }
 
-    /// <summary>Per-task views of shared parameters: W [in, out] -> [tasks, in, out], b [out] -> [tasks, 1, out]. No copy.</summary>
+    /// <summary>Per-task copies of shared parameters: W [in, out] -> [tasks, in, out], b [out] -> [tasks, 1, out], differentiable back to the shared ones.</summary>
     public static Tensor[] Broadcast(IReadOnlyList<Tensor> shared, long tasks)
     {
         var batched = new Tensor[shared.Count];
         for (var i = 0; i < shared.Count; i++)
         {
             var p = shared[i];
+            // Materialised, not a stride-0 view: libtorch's bmm (and its backward) falls off the BLAS path
+            // for expanded batch operands and ran ~50x slower in the meta-training loop.
             batched[i] = p.dim() == 2
-                ? p.unsqueeze(0).expand(tasks, p.shape[0], p.shape[1])
-                : p.view(1, 1, p.shape[0]).expand(tasks, 1, p.shape[0]);
+                ? p.unsqueeze(0).expand(tasks, p.shape[0], p.shape[1]).contiguous()
+                : p.view(1, 1, p.shape[0]).expand(tasks, 1, p.shape[0]).contiguous();
         }
 
         return batched;

@@ -8,6 +8,8 @@ internal static class BenchCommands
     public static IEnumerable<Command> All()
     {
         // One line per benchmark command.
+        yield return BenchSinusoidCommand.Create();
+        yield return BenchAdaptCommand.Create();
         yield break;
     }
 }

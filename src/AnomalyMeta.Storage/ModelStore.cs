@@ -19,8 +19,8 @@ public sealed class ModelStore
     }
 
     /// <summary>
-    /// Saves a checkpoint as the next version of its cluster's lineage and returns that model_version (1 for the
-    /// first). The cluster must exist in the clustering version.
+    /// Saves a checkpoint as the next model_version of its cluster's lineage (1 for the first) and returns its
+    /// model_id, the identity that names this checkpoint everywhere. The cluster must exist in the clustering version.
     /// </summary>
     public async Task<int> SaveAsync(
         int clusterVersion,
@@ -53,14 +53,14 @@ public sealed class ModelStore
                         $"Cluster {clusterId} of clustering version {clusterVersion} does not exist: save the clustering before its models.");
                 }
 
-                var version = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+                var modelId = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
                     """
                     insert into model (cluster_version, cluster_id, model_version, algorithm, configuration, metrics, checkpoint)
                     select @clusterVersion, @clusterId, coalesce(max(model_version), 0) + 1, @algorithm,
                            cast(@configurationJson as jsonb), cast(@metricsJson as jsonb), @checkpoint
                     from model
                     where cluster_version = @clusterVersion and cluster_id = @clusterId
-                    returning model_version
+                    returning model_id
                     """,
                     new
                     {
@@ -75,7 +75,7 @@ public sealed class ModelStore
                     cancellationToken: cancellationToken)).ConfigureAwait(false);
 
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return version;
+                return modelId;
             }
         }
     }

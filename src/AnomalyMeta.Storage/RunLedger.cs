@@ -1,4 +1,5 @@
 using System.Globalization;
+using AnomalyMeta.Core.Series;
 using AnomalyMeta.Storage.Records;
 using Npgsql;
 using NpgsqlTypes;
@@ -306,7 +307,7 @@ public sealed class RunLedger
                 throw new ArgumentException($"Run {runId}: series {outcome.SeriesId} has two outcomes in one batch.", nameof(outcomes));
             }
 
-            _ = outcome.Status.ToDatabase();
+            _ = LedgerNames.ToDatabase(outcome.Status);
             ArgumentOutOfRangeException.ThrowIfNegative(outcome.PointsScored, nameof(outcomes));
         }
 
@@ -354,7 +355,7 @@ public sealed class RunLedger
             {
                 await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
                 await importer.WriteAsync(outcome.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                await importer.WriteAsync(outcome.Status.ToDatabase(), NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(LedgerNames.ToDatabase(outcome.Status), NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
                 if (outcome.Detail is null)
                 {
                     await importer.WriteNullAsync(cancellationToken).ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using AnomalyMeta.Storage.Copy;
 using AnomalyMeta.Storage.Records;
 using Dapper;
 using Npgsql;
@@ -450,7 +451,7 @@ public sealed class SeriesRepository
                 limit @batchSize
             )
             select b.series_id, b.step_seconds, b.primary_period, b.secondary_period, b.cluster_version, b.cluster_id,
-                   o.day, o.points
+                   o.day, array_send(o.points) as points
             from batch b
             left join observation_day o on o.series_id = b.series_id and o.day between @firstDay and @asOf
             order by b.series_id, o.day
@@ -470,6 +471,8 @@ public sealed class SeriesRepository
             var count = 0;
             var pointCount = 0;
             var current = default(SeriesHistory);
+            // array_send's bytes of one day, reused for every row: the read allocates per batch, not per day row.
+            var raw = new byte[1024];
 
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
@@ -514,16 +517,22 @@ public sealed class SeriesRepository
                     }
 
                     var day = reader.GetFieldValue<DateOnly>(6);
-                    var dayPoints = reader.GetFieldValue<float[]>(7);
                     var perDay = current.PointsPerDay;
-                    if (dayPoints.Length != perDay)
+                    var dayIndex = day.DayNumber - firstDay.DayNumber;
+                    var rawLength = checked((int)reader.GetBytes(7, 0, null, 0, 0));
+                    if (raw.Length < rawLength)
                     {
-                        throw new InvalidDataException(
-                            $"Series {seriesId} day {Day(day)}: {dayPoints.Length} points stored, {perDay} expected for a step of {current.StepSeconds} s.");
+                        raw = new byte[Math.Max(rawLength, raw.Length * 2)];
                     }
 
-                    var dayIndex = day.DayNumber - firstDay.DayNumber;
-                    dayPoints.AsSpan().CopyTo(points.AsSpan(current.Offset + (dayIndex * perDay), perDay));
+                    reader.GetBytes(7, 0, raw, 0, rawLength);
+                    var found = ArrayWire.CopyReals(raw.AsSpan(0, rawLength), points.AsSpan(current.Offset + (dayIndex * perDay), perDay));
+                    if (found != perDay)
+                    {
+                        throw new InvalidDataException(
+                            $"Series {seriesId} day {Day(day)}: {found} points stored, {perDay} expected for a step of {current.StepSeconds} s.");
+                    }
+
                     current = current with
                     {
                         DaysObserved = current.DaysObserved + 1,

@@ -20,13 +20,13 @@ public sealed class ModelStoreTests(PostgresFixture postgres)
         var other = await _models.SaveAsync(version, 2, "maml", "{}", null, [9], CancellationToken.None);
         var latest = await _models.LoadLatestAsync(version, CancellationToken.None);
 
-        Assert.Equal((1, 2, 1), (first, second, other));
+        Assert.True(first < second && second < other, "model ids are identities, increasing");
         Assert.Equal([0, 2], latest.Select(m => m.ClusterId));
-        Assert.Equal(2, latest[0].ModelVersion);
+        Assert.Equal((second, 2), (latest[0].ModelId, latest[0].ModelVersion));
         Assert.Equal([2, 2, 2], latest[0].Checkpoint);
         Assert.Contains("inner_steps", latest[0].ConfigurationJson, StringComparison.Ordinal);
         Assert.Contains("smape", latest[0].MetricsJson, StringComparison.Ordinal);
-        Assert.Equal((1, "{}"), (latest[1].ModelVersion, latest[1].MetricsJson));
+        Assert.Equal((other, 1, "{}"), (latest[1].ModelId, latest[1].ModelVersion, latest[1].MetricsJson));
         Assert.Equal([9], latest[1].Checkpoint);
         Assert.Empty(await _models.LoadLatestAsync(version + 1000, CancellationToken.None));
     }

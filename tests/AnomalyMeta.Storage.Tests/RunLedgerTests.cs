@@ -1,3 +1,4 @@
+using AnomalyMeta.Core.Series;
 using AnomalyMeta.Storage.Records;
 using AnomalyMeta.Storage.Tests.Infrastructure;
 using AnomalyMeta.Testing;

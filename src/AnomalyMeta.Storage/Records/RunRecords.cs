@@ -1,3 +1,5 @@
+using AnomalyMeta.Core.Series;
+
 namespace AnomalyMeta.Storage.Records;
 
 /// <summary>Why a scoring run exists: the scheduled nightly run of a date, or a rescore someone asked for.</summary>
@@ -13,20 +15,6 @@ public enum RunStatus
     Running,
     Succeeded,
     Failed,
-}
-
-/// <summary>
-/// What happened to one series in a run. The values map one to one to the <c>run_series.status</c> check
-/// constraint (<c>scored, too_short, non_finite, constant, no_model, no_data</c>).
-/// </summary>
-public enum SeriesStatus
-{
-    Scored,
-    TooShort,
-    NonFinite,
-    Constant,
-    NoModel,
-    NoData,
 }
 
 /// <summary>What <c>RunLedger.StartAsync</c> did with the run it returns.</summary>
@@ -63,7 +51,10 @@ public sealed record ScoringRunRecord(
 /// <summary>The run <c>RunLedger.StartAsync</c> settled on, and whether it is new, resumed or already done.</summary>
 public sealed record RunStart(RunStartOutcome Outcome, ScoringRunRecord Run);
 
-/// <summary>The result of one series in a batch: its status, a reason a person can act on, and how many points were scored.</summary>
+/// <summary>
+/// The result of one series in a batch: its status (Core's <see cref="SeriesStatus"/>, stored as the
+/// <c>run_series.status</c> strings), a reason a person can act on, and how many points were scored.
+/// </summary>
 public readonly record struct SeriesOutcome(int SeriesId, SeriesStatus Status, string? Detail = null, int PointsScored = 0);
 
 /// <summary>One flagged point. The run and the as-of date come with the batch it is committed in.</summary>
@@ -76,7 +67,10 @@ public readonly record struct AnomalyRow(
     float UpperBand,
     float Score);
 
-/// <summary>Database spellings of the ledger's enums; the strings are the schema's check-constraint values.</summary>
+/// <summary>
+/// Database spellings of the ledger's enums; the strings are the schema's check-constraint values. Call these as
+/// static methods on Core's <see cref="SeriesStatus"/> where another <c>ToDatabase</c> extension may be in scope.
+/// </summary>
 public static class LedgerNames
 {
     public static string ToDatabase(this SeriesStatus status) => status switch

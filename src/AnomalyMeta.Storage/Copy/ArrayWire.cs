@@ -1,0 +1,62 @@
+using System.Buffers.Binary;
+
+namespace AnomalyMeta.Storage.Copy;
+
+/// <summary>
+/// Reads PostgreSQL's binary array format (what <c>array_send</c> returns and binary COPY carries) straight into a
+/// caller's span, so reading millions of day rows does not allocate one <c>float[]</c> per row.
+/// Layout (src/backend/utils/adt/arrayfuncs.c, array_send): int32 ndim, int32 has-nulls flag, uint32 element oid,
+/// ndim × (int32 length, int32 lower bound), then per element an int32 byte length (-1 = NULL) and the value.
+/// </summary>
+internal static class ArrayWire
+{
+    private const uint Float4Oid = 700;
+
+    /// <summary>
+    /// Copies a one-dimensional <c>real[]</c> into <paramref name="destination"/> when it holds exactly
+    /// destination.Length elements (a NULL element reads as NaN) and returns the element count either way; a count
+    /// other than destination.Length means nothing was copied.
+    /// </summary>
+    public static int CopyReals(ReadOnlySpan<byte> wire, Span<float> destination)
+    {
+        if (wire.Length < 12)
+        {
+            throw new InvalidDataException($"A binary array needs at least 12 header bytes, found {wire.Length}.");
+        }
+
+        var dimensions = BinaryPrimitives.ReadInt32BigEndian(wire);
+        var elementOid = BinaryPrimitives.ReadUInt32BigEndian(wire[8..]);
+        if (dimensions == 0)
+        {
+            return 0;
+        }
+
+        if (dimensions != 1 || elementOid != Float4Oid)
+        {
+            throw new InvalidDataException($"Expected a one-dimensional real[] (oid {Float4Oid}), found {dimensions} dimensions of oid {elementOid}.");
+        }
+
+        var count = BinaryPrimitives.ReadInt32BigEndian(wire[12..]);
+        if (count != destination.Length)
+        {
+            return count;
+        }
+
+        var position = 20;
+        for (var i = 0; i < count; i++)
+        {
+            var length = BinaryPrimitives.ReadInt32BigEndian(wire[position..]);
+            position += 4;
+            if (length < 0)
+            {
+                destination[i] = float.NaN;
+                continue;
+            }
+
+            destination[i] = BinaryPrimitives.ReadSingleBigEndian(wire[position..]);
+            position += length;
+        }
+
+        return count;
+    }
+}

@@ -36,6 +36,7 @@ public sealed record PeriodBenchmarkResult(
     IReadOnlyList<AccuracySlice> PerPeriod,
     IReadOnlyList<AccuracySlice> PerNoise,
     IReadOnlyList<AccuracySlice> PerMissing,
+    IReadOnlyList<string> Misses,
     M4PeriodFigures? M4);
 
 /// <summary>
@@ -85,6 +86,7 @@ public static class PeriodBenchmark
         var perPeriod = new int[TruePeriods.Length, 2];
         var perNoise = new int[NoiseLevels.Length, 2];
         var perMissing = new int[MissingRates.Length, 2];
+        var misses = new List<string>();
         for (int i = 0; i < series.Count; i++)
         {
             var e = expected[i];
@@ -93,6 +95,12 @@ public static class PeriodBenchmark
                 ? found.Status != PeriodStatus.Periodic
                 : found.PrimaryPeriod == e.Primary && found.SecondaryPeriod == e.Secondary;
             int hit = correct ? 1 : 0;
+            if (!correct)
+            {
+                misses.Add(FormattableString.Invariant(
+                    $"true {e.Primary}/{e.Secondary} noise {NoiseLevels[e.Noise]} missing {MissingRates[e.Missing]} length {series[i].Length}: found {found.PrimaryPeriod}/{found.SecondaryPeriod} ({found.Status}, strength {found.Strength:F2})"));
+            }
+
             perPeriod[e.Period, 0] += hit;
             perPeriod[e.Period, 1]++;
             if (e.Primary > 0)
@@ -127,6 +135,7 @@ public static class PeriodBenchmark
             periodSlices,
             Slices(perNoise, NoiseLevels, "noise "),
             Slices(perMissing, MissingRates, "missing "),
+            misses,
             m4Directory is null ? null : RunM4(m4Directory));
     }
 

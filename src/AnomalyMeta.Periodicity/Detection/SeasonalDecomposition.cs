@@ -1,13 +1,22 @@
+using System.Numerics.Tensors;
+
 namespace AnomalyMeta.Periodicity;
+
+/// <summary>Sums of squares of one seasonal fit; <see cref="Length"/> 0 when the series was too short.</summary>
+internal readonly record struct SeasonFit(double Detrended, double Remainder, double Lag1, int Length);
 
 /// <summary>
 /// Classical additive decomposition with a centred moving average of one period as trend (2xP for even P), which
-/// follows trends and level shifts while cancelling the season exactly.
+/// follows trends and level shifts while cancelling the season exactly. Works on a series held as doubles with its
+/// running sums, vectorised with <see cref="TensorPrimitives"/>: the detector evaluates a dozen periods per series.
 /// </summary>
 internal static class SeasonalDecomposition
 {
+    /// <summary>Most sub-cycles <see cref="SubCycleF"/> models; longer multiples use the free-profile test only.</summary>
+    public const int MaxSubCycles = 64;
+
     /// <summary>Fills <paramref name="prefix"/> (length n + 1) with running sums of <paramref name="y"/>.</summary>
-    public static void PrefixSums(ReadOnlySpan<float> y, Span<double> prefix)
+    public static void PrefixSums(ReadOnlySpan<double> y, Span<double> prefix)
     {
         double sum = 0;
         prefix[0] = 0;
@@ -18,78 +27,82 @@ internal static class SeasonalDecomposition
         }
     }
 
-    /// <summary>Centred moving average of one period at t; valid for Half(period) &lt;= t &lt; n - Half(period).</summary>
-    public static double Trend(ReadOnlySpan<float> y, ReadOnlySpan<double> prefix, int period, int t)
+    /// <summary>
+    /// Writes the detrended series d[i] = y[i + h] - trend[i + h] for the m = n - 2h points where the centred moving
+    /// average of one period exists (h = period / 2); returns m, or 0 when fewer than two periods remain.
+    /// </summary>
+    public static int Detrend(ReadOnlySpan<double> y, ReadOnlySpan<double> prefix, int period, Span<double> detrended)
     {
+        int n = y.Length;
         int h = period >> 1;
-        if ((period & 1) == 1)
+        int m = n - (2 * h);
+        if (period < 2 || m < 2 * period)
         {
-            return (prefix[t + h + 1] - prefix[t - h]) / period;
+            return 0;
         }
 
-        // 2xP moving average: half weight on the two ends so that the window spans exactly one period.
-        return (prefix[t + h] - prefix[t - h + 1] + (0.5 * (y[t - h] + y[t + h]))) / period;
+        Span<double> d = detrended[..m];
+        if ((period & 1) == 1)
+        {
+            // Window sum over [i, i + 2h]: prefix[i + 2h + 1] - prefix[i].
+            TensorPrimitives.Subtract(prefix.Slice((2 * h) + 1, m), prefix[..m], d);
+        }
+        else
+        {
+            // 2xP average: half weight on the two ends so that the window spans exactly one period.
+            TensorPrimitives.Subtract(prefix.Slice(2 * h, m), prefix.Slice(1, m), d);
+            TensorPrimitives.MultiplyAdd(y[..m], 0.5, d, d);
+            TensorPrimitives.MultiplyAdd(y.Slice(2 * h, m), 0.5, d, d);
+        }
+
+        // d = y - window / period
+        TensorPrimitives.MultiplyAdd(d, -1.0 / period, y.Slice(h, m), d);
+        return m;
+    }
+
+    /// <summary>Sums of the detrended points per phase (phase = index mod period, index 0 at the first detrended point).</summary>
+    public static void PhaseSums(ReadOnlySpan<double> detrended, int period, Span<double> phaseSum)
+    {
+        Span<double> phase = phaseSum[..period];
+        phase.Clear();
+        int m = detrended.Length;
+        for (int start = 0; start < m; start += period)
+        {
+            int length = Math.Min(period, m - start);
+            TensorPrimitives.Add(phase[..length], detrended.Slice(start, length), phase[..length]);
+        }
+    }
+
+    /// <summary>Sum over phases of (phase sum)^2 / (phase count): the variance the phase means explain (times m).</summary>
+    public static double Explained(ReadOnlySpan<double> phaseSum, int period, int m)
+    {
+        int fullCycles = m / period;
+        int extra = m % period;
+        double longer = extra > 0 ? TensorPrimitives.SumOfSquares(phaseSum[..extra]) / (fullCycles + 1) : 0;
+        return longer + (TensorPrimitives.SumOfSquares(phaseSum[extra..period]) / fullCycles);
     }
 
     /// <summary>
     /// Seasonal strength 1 - Var(remainder) / Var(detrended) with degrees-of-freedom adjustment (remainder variance
     /// divided by m - P, since P phase means were fitted), so that long periods do not win by overfitting noise.
     /// Returns -1 when the series is too short for the period (fewer than two periods after the trend's edges).
+    /// The remainder's sum of squares is the within-phase one: sum(d^2) - sum over phases of (sum)^2 / count.
     /// </summary>
-    /// <remarks>
-    /// One pass: the remainder's sum of squares is the within-phase sum of squares,
-    /// sum(d^2) - sum over phases of (phase sum)^2 / (phase count).
-    /// </remarks>
     public static double AdjustedStrength(
-        ReadOnlySpan<float> y, ReadOnlySpan<double> prefix, int period, Span<double> phaseSum)
+        ReadOnlySpan<double> y, ReadOnlySpan<double> prefix, int period, Span<double> detrended, Span<double> phaseSum)
     {
-        int n = y.Length;
-        int h = period >> 1;
-        int m = n - (2 * h);
-        if (m < 2 * period || period < 2)
+        int m = Detrend(y, prefix, period, detrended);
+        if (m == 0)
         {
             return -1;
         }
 
-        Span<double> phase = phaseSum[..period];
-        phase.Clear();
-        double sumD = 0;
-        double sumD2 = 0;
-        int j = h % period;
-        bool odd = (period & 1) == 1;
-        double inversePeriod = 1.0 / period;
-        for (int t = h; t < n - h; t++)
-        {
-            double window = odd
-                ? prefix[t + h + 1] - prefix[t - h]
-                : prefix[t + h] - prefix[t - h + 1] + (0.5 * (y[t - h] + y[t + h]));
-            double d = y[t] - (window * inversePeriod);
-            phase[j] += d;
-            sumD += d;
-            sumD2 += d * d;
-            if (++j == period)
-            {
-                j = 0;
-            }
-        }
-
-        // Phase i (in order of first appearance from t = h) holds floor(m / period) or one more point.
-        int fullCycles = m / period;
-        int extra = m % period;
-        double explained = 0;
-        j = h % period;
-        for (int i = 0; i < period; i++)
-        {
-            double s = phase[j];
-            explained += s * s / (fullCycles + (i < extra ? 1 : 0));
-            if (++j == period)
-            {
-                j = 0;
-            }
-        }
-
+        ReadOnlySpan<double> d = detrended[..m];
+        PhaseSums(d, period, phaseSum);
+        double sumD = TensorPrimitives.Sum(d);
+        double sumD2 = TensorPrimitives.SumOfSquares(d);
         double ssd = sumD2 - (sumD * sumD / m);
-        double ssr = Math.Max(sumD2 - explained, 0);
+        double ssr = Math.Max(sumD2 - Explained(phaseSum, period, m), 0);
         if (ssd <= 1e-12 * Math.Max(1.0, sumD2))
         {
             return 0;
@@ -101,65 +114,37 @@ internal static class SeasonalDecomposition
     }
 
     /// <summary>
-    /// Full fit of one period for the significance test: sums of squares of the detrended series and of the
+    /// Full fit of one period for the significance tests: sums of squares of the detrended series and of the
     /// remainder, and the remainder's lag-1 autocorrelation (which tells how many independent points there are).
+    /// Leaves the remainder in <paramref name="detrended"/> and the phase means in <paramref name="phaseSum"/>.
     /// </summary>
-    public static SeasonFit Fit(ReadOnlySpan<float> y, ReadOnlySpan<double> prefix, int period, Span<double> phaseSum)
+    public static SeasonFit Fit(
+        ReadOnlySpan<double> y, ReadOnlySpan<double> prefix, int period, Span<double> detrended, Span<double> phaseSum)
     {
-        int n = y.Length;
-        int h = period >> 1;
-        int m = n - (2 * h);
-        if (m < 2 * period || period < 2)
+        int m = Detrend(y, prefix, period, detrended);
+        if (m == 0)
         {
             return default;
         }
 
-        Span<double> phase = phaseSum[..period];
-        phase.Clear();
-        double sumD = 0;
-        double sumD2 = 0;
-        int j = h % period;
-        for (int t = h; t < n - h; t++)
-        {
-            double d = y[t] - Trend(y, prefix, period, t);
-            phase[j] += d;
-            sumD += d;
-            sumD2 += d * d;
-            if (++j == period)
-            {
-                j = 0;
-            }
-        }
-
+        Span<double> d = detrended[..m];
+        PhaseSums(d, period, phaseSum);
         int fullCycles = m / period;
         int extra = m % period;
-        j = h % period;
-        for (int i = 0; i < period; i++)
+        Span<double> phase = phaseSum[..period];
+        TensorPrimitives.Divide(phase[..extra], fullCycles + 1, phase[..extra]);
+        TensorPrimitives.Divide(phase[extra..], fullCycles, phase[extra..]);
+        double sumD = TensorPrimitives.Sum(d);
+        double ssd = TensorPrimitives.SumOfSquares(d) - (sumD * sumD / m);
+        for (int start = 0; start < m; start += period)
         {
-            phase[j] /= fullCycles + (i < extra ? 1 : 0);
-            if (++j == period)
-            {
-                j = 0;
-            }
+            int length = Math.Min(period, m - start);
+            Span<double> cycle = d.Slice(start, length);
+            TensorPrimitives.Subtract(cycle, phase[..length], cycle);
         }
 
-        double ssr = 0;
-        double lagged = 0;
-        double previous = 0;
-        j = h % period;
-        for (int t = h; t < n - h; t++)
-        {
-            double r = y[t] - Trend(y, prefix, period, t) - phase[j];
-            ssr += r * r;
-            lagged += r * previous;
-            previous = r;
-            if (++j == period)
-            {
-                j = 0;
-            }
-        }
-
-        double ssd = sumD2 - (sumD * sumD / m);
+        double ssr = TensorPrimitives.SumOfSquares(d);
+        double lagged = TensorPrimitives.Dot(d[1..], d[..^1]);
         return new SeasonFit(ssd, ssr, ssr > 0 ? lagged / ssr : 0, m);
     }
 
@@ -169,7 +154,7 @@ internal static class SeasonalDecomposition
     /// 2k - 2 parameters instead of the (k - 1) P of a free k * P profile, so four weeks suffice to see a weekend.
     /// </summary>
     public static (double F, int Df1, int Df2) SubCycleF(
-        ReadOnlySpan<float> y, ReadOnlySpan<double> prefix, int period, int cycles, Span<double> phaseSum)
+        ReadOnlySpan<double> y, ReadOnlySpan<double> prefix, int period, int cycles, Span<double> detrended, Span<double> phaseSum)
     {
         int n = y.Length;
         int h = period >> 1;
@@ -181,45 +166,20 @@ internal static class SeasonalDecomposition
             return (0, 1, 1);
         }
 
-        Span<double> phase = phaseSum[..period];
-        phase.Clear();
-        int j = h % period;
-        for (int t = h; t < n - h; t++)
-        {
-            phase[j] += y[t] - Trend(y, prefix, period, t);
-            if (++j == period)
-            {
-                j = 0;
-            }
-        }
+        SeasonFit fit = Fit(y, prefix, period, detrended, phaseSum);
+        ReadOnlySpan<double> remainder = detrended[..m];
+        ReadOnlySpan<double> phase = phaseSum[..period];
 
-        int fullCycles = m / period;
-        int extra = m % period;
-        j = h % period;
-        for (int i = 0; i < period; i++)
-        {
-            phase[j] /= fullCycles + (i < extra ? 1 : 0);
-            if (++j == period)
-            {
-                j = 0;
-            }
-        }
-
-        // Per sub-cycle: count, sum r, sum s, sum s^2, sum r s.
+        // Per sub-cycle c (the index of the P-cycle inside the k * P one, counted on absolute time so that it lines
+        // up with the longer period): regress the remainder on a level and on the P-profile.
         Span<double> stats = stackalloc double[5 * MaxSubCycles];
         stats.Clear();
-        double ssr = 0;
-        double lagged = 0;
-        double previous = 0;
-        j = h % period;
         int cycle = (h / period) % cycles;
-        for (int t = h; t < n - h; t++)
+        int j = h % period;
+        for (int i = 0; i < m; i++)
         {
-            double seasonal = phase[j];
-            double r = y[t] - Trend(y, prefix, period, t) - seasonal;
-            ssr += r * r;
-            lagged += r * previous;
-            previous = r;
+            double seasonal = phase[i % period];
+            double r = remainder[i];
             int at = 5 * cycle;
             stats[at]++;
             stats[at + 1] += r;
@@ -257,35 +217,14 @@ internal static class SeasonalDecomposition
             }
         }
 
-        double unexplained = ssr - explained;
+        double unexplained = fit.Remainder - explained;
         if (unexplained <= 0)
         {
             return (double.PositiveInfinity, df1, df2);
         }
 
-        double rho = ssr > 0 ? Math.Clamp(lagged / ssr, 0, 0.99) : 0;
+        double rho = Math.Clamp(fit.Lag1, 0, 0.99);
         double f = (explained / df1) / (unexplained / df2);
         return (f * (1 - rho) / (1 + rho), df1, df2);
-    }
-
-    /// <summary>Most sub-cycles <see cref="SubCycleF"/> models; longer multiples use the free-profile test only.</summary>
-    public const int MaxSubCycles = 64;
-}
-
-/// <summary>Sums of squares of one seasonal fit; <see cref="Length"/> 0 when the series was too short.</summary>
-internal readonly record struct SeasonFit(double Detrended, double Remainder, double Lag1, int Length)
-{
-    /// <summary>
-    /// Points worth of independent information in the remainder: an AR(1)-like remainder with correlation rho
-    /// carries m (1 - rho) / (1 + rho). A random walk leaves a smooth remainder and so few effective points that
-    /// its "season" is not significant, while white noise around a real season keeps them all.
-    /// </summary>
-    public double EffectiveLength
-    {
-        get
-        {
-            double rho = Math.Clamp(Lag1, 0, 0.99);
-            return Length * (1 - rho) / (1 + rho);
-        }
     }
 }

@@ -219,10 +219,22 @@ public sealed class SeriesRepository
     /// last <paramref name="daysBack"/> days up to and including <paramref name="asOf"/> (NaN where a day row is
     /// missing). One keyset-paginated query per batch; a batch's windows share one flat buffer.
     /// </summary>
+    public IAsyncEnumerable<SeriesHistoryBatch> ReadHistoryAsync(
+        DateOnly asOf,
+        int daysBack,
+        int batchSize,
+        CancellationToken cancellationToken) =>
+        ReadHistoryAsync(asOf, daysBack, batchSize, afterSeriesId: 0, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="ReadHistoryAsync(DateOnly, int, int, CancellationToken)"/>, starting after
+    /// <paramref name="afterSeriesId"/>: to continue a pass, or to split the fleet into series_id ranges.
+    /// </summary>
     public async IAsyncEnumerable<SeriesHistoryBatch> ReadHistoryAsync(
         DateOnly asOf,
         int daysBack,
         int batchSize,
+        int afterSeriesId,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(daysBack, 1);
@@ -231,8 +243,7 @@ public sealed class SeriesRepository
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            // Identities start at 1, so 0 is before every series.
-            var after = 0;
+            var after = afterSeriesId;
             while (true)
             {
                 var batch = await ReadHistoryBatchAsync(connection, asOf, daysBack, batchSize, after, cancellationToken).ConfigureAwait(false);
@@ -440,8 +451,10 @@ public sealed class SeriesRepository
     {
         var firstDay = asOf.AddDays(1 - daysBack);
 
-        // The CTE pins the batch by series_id (keyset, no OFFSET); the left join walks observation_day's primary
-        // key (series_id, day) once per series, so a batch costs one query whatever its size.
+        // The CTE pins the batch by series_id (keyset, no OFFSET paging). Each series' window is a LATERAL subquery
+        // on observation_day's primary key (series_id, day): OFFSET 0 keeps the planner from flattening it into a
+        // hash or merge join, which reads the whole table once per batch (measured: 10x slower on 160k rows, and
+        // the gap grows with history; a freshly ingested, unanalysed table makes that plan the likely one).
         const string Sql = """
             with batch as (
                 select series_id, step_seconds, primary_period, secondary_period, cluster_version, cluster_id
@@ -453,7 +466,12 @@ public sealed class SeriesRepository
             select b.series_id, b.step_seconds, b.primary_period, b.secondary_period, b.cluster_version, b.cluster_id,
                    o.day, array_send(o.points) as points
             from batch b
-            left join observation_day o on o.series_id = b.series_id and o.day between @firstDay and @asOf
+            left join lateral (
+                select day, points
+                from observation_day
+                where series_id = b.series_id and day between @firstDay and @asOf
+                offset 0
+            ) o on true
             order by b.series_id, o.day
             """;
 

@@ -88,8 +88,9 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
         Assert.Equal(rows.Count, written);
 
         var windows = new Dictionary<int, (SeriesHistory Series, float[] Points)>();
-        var previousLast = 0;
-        await foreach (var batch in _repository.ReadHistoryAsync(asOf, daysBack: 3, batchSize: 2, CancellationToken.None))
+        var previousLast = seriesIds[0] - 1;
+        // Start just before this test's series: the collection's other tests share the database.
+        await foreach (var batch in _repository.ReadHistoryAsync(asOf, daysBack: 3, batchSize: 2, afterSeriesId: seriesIds[0] - 1, CancellationToken.None))
         {
             Assert.InRange(batch.Count, 1, 2);
             Assert.Equal(asOf.AddDays(-2), batch.FirstDay);
@@ -132,6 +133,35 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
         Assert.Equal((3, true), (windows[seriesIds[0]].Series.DaysObserved, windows[seriesIds[0]].Series.HasAsOfDay));
         Assert.Equal((2, true), (windows[seriesIds[1]].Series.DaysObserved, windows[seriesIds[1]].Series.HasAsOfDay));
         Assert.Equal((0, false), (windows[seriesIds[2]].Series.DaysObserved, windows[seriesIds[2]].Series.HasAsOfDay));
+    }
+
+    [Fact]
+    public async Task A_stored_NULL_point_reads_as_NaN_and_a_stored_day_of_the_wrong_length_fails_by_name()
+    {
+        // Neither can come through WriteObservationsAsync; both can come from a hand-written UPDATE.
+        var ids = (await _repository.RegisterAsync(TestData.Series("corrupt", 1), CancellationToken.None)).Values.ToArray();
+        var id = ids[0];
+        var asOf = new DateOnly(2026, 3, 15);
+        var points = TestData.Day(id, asOf, 24);
+        await _repository.WriteObservationsAsync([new DayRow(id, asOf, points)], CancellationToken.None);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        var day = asOf.ToDateTime(TimeOnly.MinValue);
+        try
+        {
+            await connection.ExecuteAsync("update observation_day set points[3] = null where series_id = @id and day = @day", new { id, day });
+            var window = await ReadWindowAsync(id, asOf);
+            Assert.True(float.IsNaN(window[2]));
+            Assert.Equal(points[3..], window[3..]);
+
+            await connection.ExecuteAsync("update observation_day set points = points[1:23] where series_id = @id and day = @day", new { id, day });
+            var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadWindowAsync(id, asOf));
+            Assert.Contains($"Series {id} day 2026-03-15: 23 points stored, 24 expected", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            // The collection shares the database: leave no corrupt day for the other tests' reads.
+            await connection.ExecuteAsync("delete from series where series_id = @id", new { id });
+        }
     }
 
     [Fact]
@@ -315,6 +345,22 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
             version, [new(ids[0], 5, 24, null, "periodic", [0f])], CancellationToken.None));
 
         Assert.Contains($"series {ids[0]}: cluster 5 is not in clustering version {version}", error.Message, StringComparison.Ordinal);
+    }
+
+    private async Task<float[]> ReadWindowAsync(int seriesId, DateOnly asOf)
+    {
+        await foreach (var batch in _repository.ReadHistoryAsync(asOf, daysBack: 1, batchSize: 100, afterSeriesId: seriesId - 1, CancellationToken.None))
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (batch.Series[i].SeriesId == seriesId)
+                {
+                    return batch.PointsOf(i).ToArray();
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"Series {seriesId} was not read.");
     }
 
     private async Task<int> CountDaysAsync(params int[] seriesIds)

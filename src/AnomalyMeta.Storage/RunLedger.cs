@@ -221,13 +221,14 @@ public sealed class RunLedger
                     // Every CTE sees the snapshot from before the upsert, so "previous" is what the run had recorded
                     // for these series: the counters move by the difference and a recommitted batch adds nothing.
                     // The upsert CTE runs although nothing reads it (PostgreSQL always runs data-modifying CTEs).
+                    // "previous" probes the primary key per series (= any), never the run's whole range of rows:
+                    // a join with the unanalysed staging table could scan all of a 2-million-series run per batch.
                     batch.BatchCommands.Add(Command(
                         """
                         with previous as (
-                            select rs.status, rs.anomaly_count
-                            from run_series rs
-                            join batch_outcome b on b.series_id = rs.series_id
-                            where rs.run_id = @runId
+                            select status, anomaly_count
+                            from run_series
+                            where run_id = @runId and series_id = any(@seriesIds)
                         ), upserted as (
                             insert into run_series (run_id, series_id, status, detail, points_scored, anomaly_count)
                             select @runId, series_id, status, detail, points_scored, anomaly_count from batch_outcome
@@ -248,7 +249,8 @@ public sealed class RunLedger
                             batches_done = batches_done + 1
                         where run_id = @runId and status = 'running'
                         """,
-                        new NpgsqlParameter<long>("runId", runId)));
+                        new NpgsqlParameter<long>("runId", runId),
+                        new NpgsqlParameter<int[]>("seriesIds", seriesIds)));
 
                     await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                     if (batch.BatchCommands[2].RecordsAffected != 1)

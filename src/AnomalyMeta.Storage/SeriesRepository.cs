@@ -19,7 +19,7 @@ public sealed class SeriesRepository
 {
     private const int SecondsPerDay = 86400;
 
-    // How many culprits an error message lists; the rest are counted, not named.
+    // How many culprits an error message names; more are summed up as "and more".
     private const int MaxNamedProblems = 5;
 
     private readonly NpgsqlDataSource _dataSource;

@@ -2,7 +2,7 @@ namespace AnomalyMeta.Core.Series;
 
 /// <summary>
 /// What happened to one series in a scoring run. A bad series is a status, never an exception: the batch goes on
-/// and the on-call engineer reads the reason in <c>run_series</c>. The names match the database's check constraint.
+/// and the on-call engineer reads the reason in <c>run_series</c>. Storage spells each as the database's check constraint does.
 /// </summary>
 public enum SeriesStatus
 {
@@ -18,19 +18,4 @@ public enum SeriesStatus
     NoModel,
     /// <summary>No observation at all on the scoring day.</summary>
     NoData,
-}
-
-/// <summary>Database spelling of <see cref="SeriesStatus"/>.</summary>
-public static class SeriesStatusNames
-{
-    public static string ToDatabase(this SeriesStatus status) => status switch
-    {
-        SeriesStatus.Scored => "scored",
-        SeriesStatus.TooShort => "too_short",
-        SeriesStatus.NonFinite => "non_finite",
-        SeriesStatus.Constant => "constant",
-        SeriesStatus.NoModel => "no_model",
-        SeriesStatus.NoData => "no_data",
-        _ => throw new ArgumentOutOfRangeException(nameof(status), status, "Unknown series status."),
-    };
 }

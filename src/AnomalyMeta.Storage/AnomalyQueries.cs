@@ -1,0 +1,71 @@
+using Dapper;
+using Npgsql;
+
+namespace AnomalyMeta.Storage;
+
+/// <summary>One flagged point, as dashboards and evaluations read it.</summary>
+public sealed record FlaggedPoint(string SeriesKey, DateTimeOffset Ts, float Value, float Forecast, float Score);
+
+/// <summary>One line of the run ledger for the on-call engineer.</summary>
+public sealed record RunLine(long RunId, string Kind, DateOnly AsOf, string Status, int SeriesScored, int SeriesSkipped,
+    int AnomaliesWritten, long? ElapsedMs, string TriggeredBy, string? Reason, string? Error);
+
+/// <summary>What one run did with one series.</summary>
+public sealed record SeriesRunLine(string SeriesKey, string Status, string? Detail, int PointsScored, int AnomalyCount);
+
+/// <summary>Small read queries for dashboards, the API and evaluations (Dapper; bulk paths live elsewhere).</summary>
+public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
+{
+    /// <summary>Every anomaly of a scoring day, whichever run wrote it last.</summary>
+    public async Task<IReadOnlyList<FlaggedPoint>> FlaggedOnAsync(DateOnly asOf, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<FlaggedPoint>(new CommandDefinition(
+            """
+            select s.series_key as SeriesKey, a.ts as Ts, a.value as Value, a.forecast as Forecast, a.score as Score
+            from anomaly a join series s using (series_id)
+            where a.as_of = @asOf
+            order by s.series_key, a.ts
+            """,
+            new { asOf }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    /// <summary>The most recent runs, newest first.</summary>
+    public async Task<IReadOnlyList<RunLine>> RecentRunsAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<RunLine>(new CommandDefinition(
+            """
+            select run_id as RunId, kind as Kind, as_of as AsOf, status as Status, series_scored as SeriesScored,
+                   series_skipped as SeriesSkipped, anomalies_written as AnomaliesWritten, elapsed_ms as ElapsedMs,
+                   triggered_by as TriggeredBy, reason as Reason, error as Error
+            from run order by run_id desc limit @limit
+            """,
+            new { limit }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    /// <summary>Every series' outcome in a run: what the on-call engineer reads when a series was not scored.</summary>
+    public async Task<IReadOnlyList<SeriesRunLine>> SeriesOfRunAsync(long runId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<SeriesRunLine>(new CommandDefinition(
+            """
+            select s.series_key as SeriesKey, r.status as Status, r.detail as Detail, r.points_scored as PointsScored,
+                   r.anomaly_count as AnomalyCount
+            from run_series r join series s using (series_id)
+            where r.run_id = @runId
+            order by s.series_key
+            """,
+            new { runId }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    /// <summary>How many series are registered: the denominator of a run.</summary>
+    public async Task<int> SeriesCountAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition("select count(*)::int from series", cancellationToken: cancellationToken));
+    }
+}

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace AnomalyMeta.Learning;
 
@@ -20,7 +21,9 @@ public sealed class FastAdapter
     private readonly int[] _biasOffsets;
     private readonly int[] _activationOffsets;
     private readonly int _parameterCount;
-    private readonly int _activationCount;
+    private readonly int _activationCount;    // sum of the layer input widths
+    private readonly int[] _deltaOffsets;
+    private readonly int _deltaCount;         // sum of the layer output widths
     private readonly int _maxWidth;
     private readonly float[] _theta;        // meta-parameters, flat: per layer W [in, out] then b [out]
     private readonly float[]? _stepSizes;   // Meta-SGD step sizes, same layout; null: scalar _learningRate
@@ -36,7 +39,8 @@ public sealed class FastAdapter
         var layers = _sizes.Length - 1;
         _weightOffsets = new int[layers];
         _biasOffsets = new int[layers];
-        _activationOffsets = new int[layers + 1];
+        _activationOffsets = new int[layers];
+        _deltaOffsets = new int[layers];
         var offset = 0;
         for (var l = 0; l < layers; l++)
         {
@@ -44,12 +48,18 @@ public sealed class FastAdapter
             offset += _sizes[l] * _sizes[l + 1];
             _biasOffsets[l] = offset;
             offset += _sizes[l + 1];
-            _activationOffsets[l + 1] = _activationOffsets[l] + _sizes[l];
+            if (l > 0)
+            {
+                _activationOffsets[l] = _activationOffsets[l - 1] + _sizes[l - 1];
+                _deltaOffsets[l] = _deltaOffsets[l - 1] + _sizes[l];
+            }
+
             _maxWidth = Math.Max(_maxWidth, Math.Max(_sizes[l], _sizes[l + 1]));
         }
 
         _parameterCount = offset;
-        _activationCount = _activationOffsets[layers] + 1;
+        _activationCount = _activationOffsets[layers - 1] + _sizes[layers - 1];
+        _deltaCount = _deltaOffsets[layers - 1] + 1;
         _theta = new float[_parameterCount];
         for (var l = 0; l < layers; l++)
         {
@@ -163,131 +173,329 @@ public sealed class FastAdapter
     private void AdaptOne(Workspace workspace, ReadOnlySpan<float> supportX, ReadOnlySpan<float> supportY, ReadOnlySpan<float> queryX, int steps, Span<float> predictions)
     {
         var inputs = _sizes[0];
-        var theta = workspace.Theta;
-        var gradient = workspace.Gradient;
-        _theta.CopyTo(theta, 0);
         var supportSize = supportY.Length;
+        _theta.CopyTo(workspace.Theta, 0);
+        if (steps > 0)
+        {
+            workspace.EnsurePoints(supportSize);
+        }
+
         var lossScale = 2f / supportSize;   // d(mean_k (p - y)^2)/dp = 2 (p - y) / K
+        var last = _sizes.Length - 2;
         for (var step = 0; step < steps; step++)
         {
-            Array.Clear(gradient);
+            // Pass 1: every support point's activations and deltas with the current fast weights.
             for (var k = 0; k < supportSize; k++)
             {
-                var output = Forward(workspace, supportX.Slice(k * inputs, inputs));
-                Backward(workspace, (output - supportY[k]) * lossScale);
+                var output = Forward(workspace, supportX.Slice(k * inputs, inputs), k);
+                workspace.Deltas[workspace.DeltaOffset(last, k)] = (output - supportY[k]) * lossScale;
+                BackpropagatePoint(workspace, k);
             }
 
-            if (_stepSizes is null)
+            // Pass 2: per layer, the full-batch gradient accumulated in registers and applied at once.
+            for (var l = 0; l <= last; l++)
             {
-                Axpy(-_learningRate, ref MemoryMarshal.GetArrayDataReference(gradient), ref MemoryMarshal.GetArrayDataReference(theta), _parameterCount);
-            }
-            else
-            {
-                SubtractProduct(ref MemoryMarshal.GetArrayDataReference(_stepSizes), ref MemoryMarshal.GetArrayDataReference(gradient), ref MemoryMarshal.GetArrayDataReference(theta), _parameterCount);
+                Update(workspace, l, supportSize);
             }
         }
 
         for (var q = 0; q < predictions.Length; q++)
         {
-            predictions[q] = Forward(workspace, queryX.Slice(q * inputs, inputs));
+            predictions[q] = Forward(workspace, queryX.Slice(q * inputs, inputs), 0);
         }
     }
 
-    /// <summary>Forward pass of one point with the workspace's fast weights; keeps every layer's input for the backward pass.</summary>
-    private float Forward(Workspace workspace, ReadOnlySpan<float> x)
+    /// <summary>Forward pass of one point with the fast weights; stores each layer's input in row <paramref name="k"/> of the activations.</summary>
+    private float Forward(Workspace workspace, ReadOnlySpan<float> x, int k)
     {
         ref var theta = ref MemoryMarshal.GetArrayDataReference(workspace.Theta);
         ref var activations = ref MemoryMarshal.GetArrayDataReference(workspace.Activations);
+        ref var input0 = ref Unsafe.Add(ref activations, workspace.ActivationOffset(0, k));
         for (var i = 0; i < x.Length; i++)
         {
-            Unsafe.Add(ref activations, i) = (x[i] - _inputMean[i]) * _inputInverseScale[i];
+            Unsafe.Add(ref input0, i) = (x[i] - _inputMean[i]) * _inputInverseScale[i];
         }
 
         var layers = _sizes.Length - 1;
+        var result = 0f;
         for (var l = 0; l < layers; l++)
         {
             int n = _sizes[l], m = _sizes[l + 1];
-            ref var input = ref Unsafe.Add(ref activations, _activationOffsets[l]);
-            ref var output = ref Unsafe.Add(ref activations, _activationOffsets[l + 1]);
+            ref var input = ref Unsafe.Add(ref activations, workspace.ActivationOffset(l, k));
             ref var weights = ref Unsafe.Add(ref theta, _weightOffsets[l]);
             ref var bias = ref Unsafe.Add(ref theta, _biasOffsets[l]);
-            if (m == 1)
+            if (l == layers - 1)
             {
-                // A single output unit: the weight column is contiguous, so vectorise over the inputs instead.
-                output = bias + Dot(ref input, ref weights, n);
+                // The single output unit: its weight column is contiguous, so vectorise over the inputs.
+                result = bias + Dot(ref input, ref weights, n);
             }
             else
             {
-                Copy(ref bias, ref output, m);
-                for (var i = 0; i < n; i++)
-                {
-                    var a = Unsafe.Add(ref input, i);
-                    if (a != 0f)
-                    {
-                        Axpy(a, ref Unsafe.Add(ref weights, i * m), ref output, m);
-                    }
-                }
-            }
-
-            if (l < layers - 1)
-            {
+                ref var output = ref Unsafe.Add(ref activations, workspace.ActivationOffset(l + 1, k));
+                Affine(ref input, n, ref weights, ref bias, ref output, m);
                 Relu(ref output, m);
             }
         }
 
-        return Unsafe.Add(ref activations, _activationOffsets[layers]);
+        return result;
     }
 
-    /// <summary>Accumulates the gradient of one point, given d(loss)/d(output), using the activations of the last Forward.</summary>
-    private void Backward(Workspace workspace, float outputGradient)
+    /// <summary>Given point k's output delta, fills its deltas (d loss / d pre-activation) of every hidden layer.</summary>
+    private void BackpropagatePoint(Workspace workspace, int k)
     {
         ref var theta = ref MemoryMarshal.GetArrayDataReference(workspace.Theta);
-        ref var gradient = ref MemoryMarshal.GetArrayDataReference(workspace.Gradient);
         ref var activations = ref MemoryMarshal.GetArrayDataReference(workspace.Activations);
-        var current = workspace.DeltaA;
-        var next = workspace.DeltaB;
-        current[0] = outputGradient;
-        for (var l = _sizes.Length - 2; l >= 0; l--)
+        ref var deltas = ref MemoryMarshal.GetArrayDataReference(workspace.Deltas);
+        for (var l = _sizes.Length - 2; l > 0; l--)
         {
             int n = _sizes[l], m = _sizes[l + 1];
-            ref var input = ref Unsafe.Add(ref activations, _activationOffsets[l]);
+            ref var input = ref Unsafe.Add(ref activations, workspace.ActivationOffset(l, k));   // ReLU output of layer l - 1
             ref var weights = ref Unsafe.Add(ref theta, _weightOffsets[l]);
-            ref var weightGradient = ref Unsafe.Add(ref gradient, _weightOffsets[l]);
-            ref var delta = ref MemoryMarshal.GetArrayDataReference(current);
-            ref var previous = ref MemoryMarshal.GetArrayDataReference(next);
-            Axpy(1f, ref delta, ref Unsafe.Add(ref gradient, _biasOffsets[l]), m);
+            ref var delta = ref Unsafe.Add(ref deltas, workspace.DeltaOffset(l, k));
+            ref var previous = ref Unsafe.Add(ref deltas, workspace.DeltaOffset(l - 1, k));
             if (m == 1)
             {
                 var d = delta;
-                Axpy(d, ref input, ref weightGradient, n);
-                if (l > 0)
+                for (var i = 0; i < n; i++)
                 {
-                    for (var i = 0; i < n; i++)
-                    {
-                        // The layer input is a ReLU output: gradient flows only where it was positive.
-                        Unsafe.Add(ref previous, i) = Unsafe.Add(ref input, i) > 0f ? Unsafe.Add(ref weights, i) * d : 0f;
-                    }
+                    Unsafe.Add(ref previous, i) = Unsafe.Add(ref input, i) > 0f ? Unsafe.Add(ref weights, i) * d : 0f;
                 }
             }
             else
             {
-                for (var i = 0; i < n; i++)
+                BackpropagateThroughRelu(ref weights, n, m, ref delta, ref input, ref previous);
+            }
+        }
+    }
+
+    /// <summary>
+    /// SGD step of layer l from the stored activations and deltas of all K points: dW[i, :] = sum_k a[k, i] delta[k, :],
+    /// db = sum_k delta[k, :]. Every gradient row is summed in registers and applied straight to the fast weights.
+    /// </summary>
+    private void Update(Workspace workspace, int l, int points)
+    {
+        int n = _sizes[l], m = _sizes[l + 1];
+        ref var theta = ref MemoryMarshal.GetArrayDataReference(workspace.Theta);
+        ref var weights = ref Unsafe.Add(ref theta, _weightOffsets[l]);
+        ref var bias = ref Unsafe.Add(ref theta, _biasOffsets[l]);
+        ref var activations = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(workspace.Activations), workspace.ActivationOffset(l, 0));   // [K, n]
+        ref var deltas = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(workspace.Deltas), workspace.DeltaOffset(l, 0));              // [K, m]
+        ref var gradient = ref MemoryMarshal.GetArrayDataReference(workspace.Gradient);                                                        // scratch, [max(n, m)]
+        ref var stepSizes = ref _stepSizes is null ? ref Unsafe.NullRef<float>() : ref MemoryMarshal.GetArrayDataReference(_stepSizes);
+
+        // Bias: sum of the deltas over the points.
+        MemoryMarshal.CreateSpan(ref gradient, m).Clear();
+        for (var k = 0; k < points; k++)
+        {
+            Axpy(1f, ref Unsafe.Add(ref deltas, k * m), ref gradient, m);
+        }
+
+        ApplyStep(ref gradient, ref bias, ref stepSizes, _biasOffsets[l], m);
+
+        if (m == 1)
+        {
+            // One output: the gradient column over the inputs is sum_k delta[k] a[k, :].
+            MemoryMarshal.CreateSpan(ref gradient, n).Clear();
+            for (var k = 0; k < points; k++)
+            {
+                Axpy(Unsafe.Add(ref deltas, k), ref Unsafe.Add(ref activations, k * n), ref gradient, n);
+            }
+
+            ApplyStep(ref gradient, ref weights, ref stepSizes, _weightOffsets[l], n);
+            return;
+        }
+
+        for (var i = 0; i < n; i++)
+        {
+            var j = 0;
+            ref var row = ref Unsafe.Add(ref weights, i * m);
+            if (Vector256.IsHardwareAccelerated)
+            {
+                // Five registers per 40 outputs; no branch on inactive units (see Affine).
+                for (; j <= m - 40; j += 40)
                 {
-                    var a = Unsafe.Add(ref input, i);
-                    if (a != 0f)
+                    Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default, g4 = default;
+                    ref var d = ref Unsafe.Add(ref deltas, j);
+                    for (var k = 0; k < points; k++)
                     {
-                        Axpy(a, ref delta, ref Unsafe.Add(ref weightGradient, i * m), m);
+                        var va = Vector256.Create(Unsafe.Add(ref activations, (k * n) + i));
+                        g0 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d), g0);
+                        g1 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 8), g1);
+                        g2 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 16), g2);
+                        g3 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 24), g3);
+                        g4 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 32), g4);
+                        d = ref Unsafe.Add(ref d, m);
                     }
 
-                    if (l > 0)
+                    g0.StoreUnsafe(ref gradient, (nuint)j);
+                    g1.StoreUnsafe(ref gradient, (nuint)(j + 8));
+                    g2.StoreUnsafe(ref gradient, (nuint)(j + 16));
+                    g3.StoreUnsafe(ref gradient, (nuint)(j + 24));
+                    g4.StoreUnsafe(ref gradient, (nuint)(j + 32));
+                }
+
+                for (; j <= m - 8; j += 8)
+                {
+                    Vector256<float> g0 = default;
+                    for (var k = 0; k < points; k++)
                     {
-                        Unsafe.Add(ref previous, i) = a > 0f ? Dot(ref Unsafe.Add(ref weights, i * m), ref delta, m) : 0f;
+                        g0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref activations, (k * n) + i)), Vector256.LoadUnsafe(ref deltas, (nuint)((k * m) + j)), g0);
                     }
+
+                    g0.StoreUnsafe(ref gradient, (nuint)j);
                 }
             }
 
-            (current, next) = (next, current);
+            for (; j < m; j++)
+            {
+                var sum = 0f;
+                for (var k = 0; k < points; k++)
+                {
+                    sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref activations, (k * n) + i), Unsafe.Add(ref deltas, (k * m) + j), sum);
+                }
+
+                Unsafe.Add(ref gradient, j) = sum;
+            }
+
+            ApplyStep(ref gradient, ref row, ref stepSizes, _weightOffsets[l] + (i * m), m);
         }
+    }
+
+    // parameters -= step * gradient over n floats: the scalar step, or Meta-SGD's per-parameter steps starting at stepOffset.
+    private void ApplyStep(ref float gradient, ref float parameters, ref float stepSizes, int stepOffset, int n)
+    {
+        if (_stepSizes is null)
+        {
+            Axpy(-_learningRate, ref gradient, ref parameters, n);
+        }
+        else
+        {
+            SubtractProduct(ref Unsafe.Add(ref stepSizes, stepOffset), ref gradient, ref parameters, n);
+        }
+    }
+
+    // output[0..m) = bias + sum_i input[i] * W[i, 0..m), W row-major [n, m]. Blocks of 40 outputs stay in five
+    // registers across the whole input loop instead of going through memory once per input. No skipping of zero
+    // inputs: which ReLU units are off is random, and the mispredicted branch cost more than the multiplications it saved.
+    private static void Affine(ref float input, int n, ref float weights, ref float bias, ref float output, int m)
+    {
+        var j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j <= m - 40; j += 40)
+            {
+                var a0 = Vector256.LoadUnsafe(ref bias, (nuint)j);
+                var a1 = Vector256.LoadUnsafe(ref bias, (nuint)(j + 8));
+                var a2 = Vector256.LoadUnsafe(ref bias, (nuint)(j + 16));
+                var a3 = Vector256.LoadUnsafe(ref bias, (nuint)(j + 24));
+                var a4 = Vector256.LoadUnsafe(ref bias, (nuint)(j + 32));
+                ref var row = ref Unsafe.Add(ref weights, j);
+                for (var i = 0; i < n; i++)
+                {
+                    var vx = Vector256.Create(Unsafe.Add(ref input, i));
+                    a0 = Vector256.FusedMultiplyAdd(vx, Vector256.LoadUnsafe(ref row), a0);
+                    a1 = Vector256.FusedMultiplyAdd(vx, Vector256.LoadUnsafe(ref row, 8), a1);
+                    a2 = Vector256.FusedMultiplyAdd(vx, Vector256.LoadUnsafe(ref row, 16), a2);
+                    a3 = Vector256.FusedMultiplyAdd(vx, Vector256.LoadUnsafe(ref row, 24), a3);
+                    a4 = Vector256.FusedMultiplyAdd(vx, Vector256.LoadUnsafe(ref row, 32), a4);
+                    row = ref Unsafe.Add(ref row, m);
+                }
+
+                a0.StoreUnsafe(ref output, (nuint)j);
+                a1.StoreUnsafe(ref output, (nuint)(j + 8));
+                a2.StoreUnsafe(ref output, (nuint)(j + 16));
+                a3.StoreUnsafe(ref output, (nuint)(j + 24));
+                a4.StoreUnsafe(ref output, (nuint)(j + 32));
+            }
+
+            for (; j <= m - 8; j += 8)
+            {
+                var a0 = Vector256.LoadUnsafe(ref bias, (nuint)j);
+                ref var row = ref Unsafe.Add(ref weights, j);
+                for (var i = 0; i < n; i++)
+                {
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref input, i)), Vector256.LoadUnsafe(ref row), a0);
+                    row = ref Unsafe.Add(ref row, m);
+                }
+
+                a0.StoreUnsafe(ref output, (nuint)j);
+            }
+        }
+
+        for (; j < m; j++)
+        {
+            var sum = Unsafe.Add(ref bias, j);
+            for (var i = 0; i < n; i++)
+            {
+                sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref input, i), Unsafe.Add(ref weights, (i * m) + j), sum);
+            }
+
+            Unsafe.Add(ref output, j) = sum;
+        }
+    }
+
+    // previous[i] = (input[i] > 0) ? sum_j W[i, j] * delta[j] : 0 for i < n, W row-major [n, m]:
+    // the gradient below a ReLU layer whose output (this layer's input) was input. Eight rows at a time, their eight
+    // partial-sum vectors reduced together with horizontal adds, and the ReLU mask applied without a branch.
+    private static void BackpropagateThroughRelu(ref float weights, int n, int m, ref float delta, ref float input, ref float previous)
+    {
+        var i = 0;
+        var vectorized = m & ~(Vector256<float>.Count - 1);
+        if (Avx.IsSupported && vectorized > 0)
+        {
+            Span<float> tails = stackalloc float[Vector256<float>.Count];
+            for (; i <= n - 8; i += 8)
+            {
+                ref var row = ref Unsafe.Add(ref weights, i * m);
+                var s0 = RowDot(ref row, ref delta, vectorized);
+                var s1 = RowDot(ref Unsafe.Add(ref row, m), ref delta, vectorized);
+                var s2 = RowDot(ref Unsafe.Add(ref row, 2 * m), ref delta, vectorized);
+                var s3 = RowDot(ref Unsafe.Add(ref row, 3 * m), ref delta, vectorized);
+                var s4 = RowDot(ref Unsafe.Add(ref row, 4 * m), ref delta, vectorized);
+                var s5 = RowDot(ref Unsafe.Add(ref row, 5 * m), ref delta, vectorized);
+                var s6 = RowDot(ref Unsafe.Add(ref row, 6 * m), ref delta, vectorized);
+                var s7 = RowDot(ref Unsafe.Add(ref row, 7 * m), ref delta, vectorized);
+                var u0 = Avx.HorizontalAdd(Avx.HorizontalAdd(s0, s1), Avx.HorizontalAdd(s2, s3));   // rows 0-3: low-lane sums | high-lane sums
+                var u1 = Avx.HorizontalAdd(Avx.HorizontalAdd(s4, s5), Avx.HorizontalAdd(s6, s7));   // rows 4-7
+                var sums = Avx.Permute2x128(u0, u1, 0x20) + Avx.Permute2x128(u0, u1, 0x31);         // rows 0-7
+                if (vectorized < m)
+                {
+                    for (var r = 0; r < 8; r++)
+                    {
+                        var tail = 0f;
+                        for (var j = vectorized; j < m; j++)
+                        {
+                            tail = MathF.FusedMultiplyAdd(Unsafe.Add(ref row, (r * m) + j), Unsafe.Add(ref delta, j), tail);
+                        }
+
+                        tails[r] = tail;
+                    }
+
+                    sums += Vector256.Create<float>(tails);
+                }
+
+                var active = Vector256.GreaterThan(Vector256.LoadUnsafe(ref input, (nuint)i), Vector256<float>.Zero);
+                (sums & active).StoreUnsafe(ref previous, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref previous, i) = Unsafe.Add(ref input, i) > 0f ? Dot(ref Unsafe.Add(ref weights, i * m), ref delta, m) : 0f;
+        }
+    }
+
+    // Unreduced dot product over the first `length` floats (a multiple of 8).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> RowDot(ref float row, ref float delta, int length)
+    {
+        var acc = Vector256.Multiply(Vector256.LoadUnsafe(ref row), Vector256.LoadUnsafe(ref delta));
+        for (var j = Vector256<float>.Count; j < length; j += Vector256<float>.Count)
+        {
+            acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref row, (nuint)j), Vector256.LoadUnsafe(ref delta, (nuint)j), acc);
+        }
+
+        return acc;
     }
 
     // y += a * x over n floats.
@@ -354,9 +562,6 @@ public sealed class FastAdapter
         return sum;
     }
 
-    private static void Copy(ref float source, ref float destination, int n) =>
-        MemoryMarshal.CreateReadOnlySpan(ref source, n).CopyTo(MemoryMarshal.CreateSpan(ref destination, n));
-
     private static void Relu(ref float x, int n)
     {
         var i = 0;
@@ -376,17 +581,36 @@ public sealed class FastAdapter
 
     private readonly record struct Batch(nint SupportX, nint SupportY, nint QueryX, nint Predictions, int SupportSize, int QuerySize, int Steps);
 
-    /// <summary>One thread's scratch memory: fast weights, their gradient, one point's activations and two delta buffers (a few KB for 1-40-40-1).</summary>
+    /// <summary>
+    /// One thread's scratch memory: fast weights, every layer's input activations and output deltas for the K support points
+    /// (row-major [K, width]), and a gradient row. About 11 KB for 1-40-40-1 and K = 24: it stays in L1.
+    /// </summary>
     private sealed class Workspace(FastAdapter adapter)
     {
+        private readonly FastAdapter _adapter = adapter;
+        private int _points = 1;
+
         public float[] Theta { get; } = new float[adapter._parameterCount];
 
-        public float[] Gradient { get; } = new float[adapter._parameterCount];
+        public float[] Gradient { get; } = new float[adapter._maxWidth];
 
-        public float[] Activations { get; } = new float[adapter._activationCount];
+        public float[] Activations { get; private set; } = new float[adapter._activationCount];
 
-        public float[] DeltaA { get; } = new float[adapter._maxWidth];
+        public float[] Deltas { get; private set; } = new float[adapter._deltaCount];
 
-        public float[] DeltaB { get; } = new float[adapter._maxWidth];
+        public void EnsurePoints(int points)
+        {
+            if (points > _points)
+            {
+                _points = points;
+                Activations = new float[_adapter._activationCount * points];
+                Deltas = new float[_adapter._deltaCount * points];
+            }
+        }
+
+        // Layer l's block starts after the blocks of the layers before it, each [points, width].
+        public int ActivationOffset(int layer, int k) => (_adapter._activationOffsets[layer] * _points) + (k * _adapter._sizes[layer]);
+
+        public int DeltaOffset(int layer, int k) => (_adapter._deltaOffsets[layer] * _points) + (k * _adapter._sizes[layer + 1]);
     }
 }

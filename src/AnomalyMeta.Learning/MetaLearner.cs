@@ -102,7 +102,8 @@ public sealed class MetaLearner : IDisposable
             double loss;
             using (NewDisposeScope())
             {
-                var outer = MetaLoss(supportX, supportY, queryX, queryY, tasks, supportSize, querySize);
+                var innerSteps = _options.SampleInnerSteps && _options.InnerSteps > 1 ? _random.Next(1, _options.InnerSteps + 1) : _options.InnerSteps;
+                var outer = MetaLoss(supportX, supportY, queryX, queryY, tasks, supportSize, querySize, innerSteps);
                 optimizer.zero_grad();
                 outer.backward();
                 if (_options.GradientClipNorm > 0f)
@@ -210,7 +211,7 @@ public sealed class MetaLearner : IDisposable
     /// Mean post-adaptation query loss of one meta-batch, as a graph down to the meta-parameters.
     /// The inner loop differentiates the support loss with autograd.grad; second-order unless first-order MAML.
     /// </summary>
-    internal Tensor MetaLoss(float[] supportX, float[] supportY, float[] queryX, float[] queryY, int tasks, int supportSize, int querySize)
+    internal Tensor MetaLoss(float[] supportX, float[] supportY, float[] queryX, float[] queryY, int tasks, int supportSize, int querySize, int? innerSteps = null)
     {
         var inputs = _options.InputSize;
         var normalization = _options.EffectiveNormalization;
@@ -219,7 +220,7 @@ public sealed class MetaLearner : IDisposable
         var xq = FunctionalMlp.Normalize(FunctionalMlp.FromSpan(queryX.AsSpan(0, tasks * querySize * inputs), tasks, querySize, inputs), normalization);       // [T, Q, in]
         var yq = FunctionalMlp.FromSpan(queryY.AsSpan(0, tasks * querySize), tasks, querySize);                                                                // [T, Q]
 
-        var fast = Adapt(xs, ys, tasks, _options.InnerSteps, createGraph: _options.Algorithm != MetaAlgorithm.FirstOrderMaml);
+        var fast = Adapt(xs, ys, tasks, innerSteps ?? _options.InnerSteps, createGraph: _options.Algorithm != MetaAlgorithm.FirstOrderMaml);
         var predictions = FunctionalMlp.Forward(xq, fast);   // [T, Q]
         return (predictions - yq).square().mean();
     }

@@ -17,6 +17,13 @@ public sealed record MetaLearnerOptions
     /// <summary>SGD steps of the inner loop during meta-training. 0 trains one network on all tasks jointly (the pretrained baseline).</summary>
     public int InnerSteps { get; init; } = 1;
 
+    /// <summary>
+    /// Draw each meta-batch's number of inner steps uniformly from 1..<see cref="InnerSteps"/> instead of always taking
+    /// <see cref="InnerSteps"/>: the initialisation (and Meta-SGD's step sizes) must then work whatever the number of
+    /// steps at scoring time, which keeps learned step sizes from overshooting when applied repeatedly.
+    /// </summary>
+    public bool SampleInnerSteps { get; init; }
+
     /// <summary>Inner SGD step size; for Meta-SGD the initial value of every learned step size.</summary>
     public float InnerLearningRate { get; init; } = 0.01f;
 

@@ -47,16 +47,17 @@ internal static class BenchAdaptCommand
         }
 
         var result = AdaptBenchmark.Run(options, parameters);
-        Console.WriteLine("| Engine | Series | K | Steps | Threads | Series/s | Adapt s | Wall s | Peak RSS MiB |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| Engine | Series | K | Steps | Threads | Series/s | Series/CPU-s | Adapt s | Wall s | Peak RSS MiB |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         Console.WriteLine(FormattableString.Invariant(
-            $"| {options.Engine} | {result.Series} | {options.SupportSize} | {options.Steps} | {options.Threads} | {result.SeriesPerSecond:F0} | {result.AdaptSeconds:F2} | {result.WallSeconds:F2} | {result.PeakRssMb:F0} |"));
+            $"| {options.Engine} | {result.Series} | {options.SupportSize} | {options.Steps} | {options.Threads} | {result.SeriesPerSecond:F0} | {result.SeriesPerCpuSecond:F0} | {result.AdaptSeconds:F2} | {result.WallSeconds:F2} | {result.PeakRssMb:F0} |"));
         if (json is not null)
         {
             var root = new JsonObject
             {
                 ["series_per_second"] = result.SeriesPerSecond,
                 ["peak_rss_mb"] = result.PeakRssMb,
+                ["series_per_cpu_second"] = result.SeriesPerCpuSecond,
                 ["series"] = result.Series,
                 ["k"] = options.SupportSize,
                 ["steps"] = options.Steps,

@@ -21,12 +21,13 @@ internal static class BenchSinusoidCommand
     {
         var iterations = new Option<int>("--iterations") { Description = "Meta-training iterations per model.", DefaultValueFactory = _ => 70_000 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON to this file." };
-        var variants = new Option<string>("--variants") { Description = "Comma-separated models to run: maml, fomaml, metasgd, pretrained, oracle.", DefaultValueFactory = _ => string.Join(',', SinusoidVariants.All) };
+        var variants = new Option<string>("--variants") { Description = "Comma-separated models to run: maml, fomaml, metasgd, metasgd_anysteps, pretrained, oracle.", DefaultValueFactory = _ => string.Join(',', SinusoidVariants.All) };
         var threads = new Option<int>("--threads") { Description = "libtorch threads for meta-training (1 is fastest for these tiny tensors).", DefaultValueFactory = _ => 1 };
+        var checkpoints = new Option<DirectoryInfo?>("--checkpoint-dir") { Description = "Save each trained model here as sinusoid-{variant}.ammeta." };
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation, training tasks and evaluation tasks.", DefaultValueFactory = _ => 1 };
         var command = new Command("sinusoid", "Sinusoid regression of Finn et al. 2017 (section 5.1): MAML, first-order MAML, Meta-SGD, pretrained and oracle.")
         {
-            iterations, json, variants, threads, seed,
+            iterations, json, variants, threads, seed, checkpoints,
         };
         command.SetAction(parse => Run(
             new SinusoidBenchmarkOptions
@@ -35,6 +36,7 @@ internal static class BenchSinusoidCommand
                 Variants = parse.GetValue(variants)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 TorchThreads = parse.GetValue(threads),
                 Seed = parse.GetValue(seed),
+                CheckpointDirectory = parse.GetValue(checkpoints)?.FullName,
             },
             parse.GetValue(json)));
         return command;
@@ -95,6 +97,9 @@ internal static class BenchSinusoidCommand
         return text.ToString();
     }
 
+    // JSON has no NaN or infinity: a diverged adaptation is written as null.
+    private static JsonNode? Number(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
+
     private static JsonObject ToJson(SinusoidBenchmarkResult result)
     {
         var root = new JsonObject();
@@ -108,8 +113,8 @@ internal static class BenchSinusoidCommand
                 foreach (var steps in result.Options.EvaluationSteps)
                 {
                     var cell = variant.Cell(shots, steps);
-                    bySteps[$"steps{steps}"] = cell.Mse;
-                    bySteps[$"steps{steps}_ci"] = cell.Ci95;
+                    bySteps[$"steps{steps}"] = Number(cell.Mse);
+                    bySteps[$"steps{steps}_ci"] = Number(cell.Ci95);
                 }
 
                 byShots[$"k{shots}"] = bySteps;
@@ -121,7 +126,7 @@ internal static class BenchSinusoidCommand
                 ["iterations"] = variant.Training.Iterations,
                 ["iterations_per_second"] = variant.Training.IterationsPerSecond,
                 ["seconds"] = variant.Training.ElapsedSeconds,
-                ["final_meta_loss"] = variant.Training.FinalMetaLoss,
+                ["final_meta_loss"] = Number(variant.Training.FinalMetaLoss),
             };
         }
 

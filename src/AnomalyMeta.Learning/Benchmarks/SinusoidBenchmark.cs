@@ -8,10 +8,13 @@ public static class SinusoidVariants
     public const string Maml = "maml";
     public const string FirstOrderMaml = "fomaml";
     public const string MetaSgd = "metasgd";
+
+    /// <summary>Meta-SGD trained with 1 to 5 inner steps drawn per meta-batch, so its step sizes hold for any number of steps.</summary>
+    public const string MetaSgdAnySteps = "metasgd_anysteps";
     public const string Pretrained = "pretrained";
     public const string Oracle = "oracle";
 
-    public static IReadOnlyList<string> All { get; } = [Maml, FirstOrderMaml, MetaSgd, Pretrained, Oracle];
+    public static IReadOnlyList<string> All { get; } = [Maml, FirstOrderMaml, MetaSgd, MetaSgdAnySteps, Pretrained, Oracle];
 }
 
 /// <summary>Settings of the sinusoid benchmark; defaults are the protocol of Finn et al. 2017, section 5.1.</summary>
@@ -39,6 +42,9 @@ public sealed record SinusoidBenchmarkOptions
     public IReadOnlyList<string> Variants { get; init; } = SinusoidVariants.All;
 
     public int Seed { get; init; } = 1;
+
+    /// <summary>When set, each trained model is saved there as sinusoid-{variant}.ammeta.</summary>
+    public string? CheckpointDirectory { get; init; }
 
     /// <summary>
     /// libtorch intra-op threads for meta-training. One: the meta-batch's tensors are tiny, and on a shared 2-core machine
@@ -118,7 +124,32 @@ public static class SinusoidBenchmark
                 parameters = parameters.WithInnerLearningRate(options.PretrainedFineTuneLearningRate);
             }
 
-            var cells = Evaluate(parameters, sampler, options);
+            // The oracle already knows the task: it is scored as it is, and its row repeats that MSE for every step count
+            // (fine-tuning its amplitude and phase weights on K points would only measure noise).
+            var cells = name == SinusoidVariants.Oracle
+                ? Evaluate(parameters, sampler, options with { EvaluationSteps = [0] })
+                : Evaluate(parameters, sampler, options);
+            if (name == SinusoidVariants.Oracle)
+            {
+                var repeated = new List<SinusoidCell>();
+                foreach (var cell in cells)
+                {
+                    foreach (var steps in options.EvaluationSteps)
+                    {
+                        repeated.Add(cell with { Steps = steps });
+                    }
+                }
+
+                cells = repeated;
+            }
+
+            if (options.CheckpointDirectory is not null)
+            {
+                Directory.CreateDirectory(options.CheckpointDirectory);
+                using var file = File.Create(Path.Combine(options.CheckpointDirectory, $"sinusoid-{name}.ammeta"));
+                learner.Save(file);
+            }
+
             results.Add(new SinusoidVariantResult(name, training, cells));
         }
 
@@ -134,6 +165,7 @@ public static class SinusoidBenchmark
             SinusoidVariants.Maml => (paper with { Algorithm = MetaAlgorithm.Maml }, false),
             SinusoidVariants.FirstOrderMaml => (paper with { Algorithm = MetaAlgorithm.FirstOrderMaml }, false),
             SinusoidVariants.MetaSgd => (paper with { Algorithm = MetaAlgorithm.MetaSgd }, false),
+            SinusoidVariants.MetaSgdAnySteps => (paper with { Algorithm = MetaAlgorithm.MetaSgd, InnerSteps = 5, SampleInnerSteps = true }, false),
             // No inner loop: the query loss of the meta-parameters themselves, i.e. joint training on all tasks.
             SinusoidVariants.Pretrained => (paper with { InnerSteps = 0 }, false),
             SinusoidVariants.Oracle => (paper with { InnerSteps = 0, InputSize = 3, InputNormalization = SinusoidTaskSampler.OracleNormalization }, true),

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using AnomalyMeta.Periodicity.Synthetic;
 
 namespace AnomalyMeta.Periodicity.Benchmarks;
@@ -18,20 +19,31 @@ public readonly record struct AccuracySlice(string Label, int Correct, int Total
 /// <param name="WeeklySeries">Series in Weekly-train.csv.</param>
 /// <param name="WeeklyPeriodic">Weekly series found periodic.</param>
 /// <param name="WeeklyWith52">Weekly series with primary or secondary period 51 to 53.</param>
-/// <param name="SeriesPerSecond">Detection + features + assignment throughput on the Hourly series.</param>
+/// <param name="Throughput">Detection + features + assignment throughput on the Hourly series.</param>
 /// <param name="HourlyPeriods">Detected (primary/secondary) pairs on Hourly with their counts, most frequent first.</param>
+/// <param name="WeeklyPeriods">Detected (primary/secondary) pairs on Weekly with their counts, most frequent first.</param>
 public sealed record M4PeriodFigures(
     int HourlySeries, int HourlyWith24Or168, int WeeklySeries, int WeeklyPeriodic, int WeeklyWith52,
-    double SeriesPerSecond, IReadOnlyList<KeyValuePair<string, int>> HourlyPeriods)
+    Throughput Throughput, IReadOnlyList<KeyValuePair<string, int>> HourlyPeriods, IReadOnlyList<KeyValuePair<string, int>> WeeklyPeriods)
 {
     public double HourlyShare => HourlySeries == 0 ? 0 : (double)HourlyWith24Or168 / HourlySeries;
 }
+
+/// <summary>Throughput of detection + feature extraction + cluster assignment.</summary>
+/// <param name="Series">Series processed.</param>
+/// <param name="SeriesPerSecond">Wall-clock rate with all cores.</param>
+/// <param name="SeriesPerCpuSecond">Rate per second of CPU time used by the process (shows the cost when the machine is shared).</param>
+/// <param name="Threads">Worker threads.</param>
+/// <param name="MeanLength">Mean series length.</param>
+public readonly record struct Throughput(int Series, double SeriesPerSecond, double SeriesPerCpuSecond, int Threads, double MeanLength);
 
 /// <summary>Outcome of <see cref="PeriodBenchmark.Run"/>.</summary>
 public sealed record PeriodBenchmarkResult(
     double Accuracy,
     double AperiodicAccuracy,
-    double SeriesPerSecond,
+    double AccuracyWithoutCalendar,
+    double AperiodicAccuracyWithoutCalendar,
+    Throughput Throughput,
     int GeneratedSeries,
     IReadOnlyList<AccuracySlice> PerPeriod,
     IReadOnlyList<AccuracySlice> PerNoise,
@@ -55,7 +67,7 @@ public static class PeriodBenchmark
     public static readonly float[] MissingRates = [0f, 0.1f, 0.25f];
 
     /// <summary>Runs the benchmark; <paramref name="m4Directory"/> adds the M4 Hourly and Weekly figures.</summary>
-    public static PeriodBenchmarkResult Run(int seriesPerCell, int seed, string? m4Directory)
+    public static PeriodBenchmarkResult Run(int seriesPerCell, int seed, int throughputSeries, string? m4Directory)
     {
         var random = new Random(seed);
         var series = new List<float[]>();
@@ -76,13 +88,32 @@ public static class PeriodBenchmark
             }
         }
 
-        var detector = new PeriodDetector(new PeriodDetectorOptions());
-        var estimates = new PeriodEstimate[series.Count];
-        for (int i = 0; i < series.Count; i++)
-        {
-            estimates[i] = detector.Detect(series[i]);
-        }
+        var withCalendar = Score(series, expected, new PeriodDetectorOptions(), collectMisses: true);
+        var withoutCalendar = Score(series, expected, new PeriodDetectorOptions { PreferredPeriods = [] }, collectMisses: false);
+        ClusterModel model = FitModel(series);
+        return new PeriodBenchmarkResult(
+            withCalendar.Accuracy,
+            withCalendar.AperiodicAccuracy,
+            withoutCalendar.Accuracy,
+            withoutCalendar.AperiodicAccuracy,
+            MeasureThroughput(series, model, throughputSeries),
+            series.Count,
+            withCalendar.PerPeriod,
+            withCalendar.PerNoise,
+            withCalendar.PerMissing,
+            withCalendar.Misses,
+            m4Directory is null ? null : RunM4(m4Directory, throughputSeries));
+    }
 
+    private sealed record Scores(
+        double Accuracy, double AperiodicAccuracy, List<AccuracySlice> PerPeriod, List<AccuracySlice> PerNoise,
+        List<AccuracySlice> PerMissing, List<string> Misses);
+
+    private static Scores Score(
+        List<float[]> series, List<(int Primary, int Secondary, int Period, int Noise, int Missing)> expected,
+        PeriodDetectorOptions options, bool collectMisses)
+    {
+        var detector = new PeriodDetector(options);
         var perPeriod = new int[TruePeriods.Length, 2];
         var perNoise = new int[NoiseLevels.Length, 2];
         var perMissing = new int[MissingRates.Length, 2];
@@ -90,12 +121,13 @@ public static class PeriodBenchmark
         for (int i = 0; i < series.Count; i++)
         {
             var e = expected[i];
-            PeriodEstimate found = estimates[i];
+            PeriodEstimate found = detector.Detect(series[i]);
+            // Exact match of both periods; an aperiodic series is right when no period is reported.
             bool correct = e.Primary == 0
                 ? found.Status != PeriodStatus.Periodic
                 : found.PrimaryPeriod == e.Primary && found.SecondaryPeriod == e.Secondary;
             int hit = correct ? 1 : 0;
-            if (!correct)
+            if (!correct && collectMisses)
             {
                 misses.Add(FormattableString.Invariant(
                     $"true {e.Primary}/{e.Secondary} noise {NoiseLevels[e.Noise]} missing {MissingRates[e.Missing]} length {series[i].Length}: found {found.PrimaryPeriod}/{found.SecondaryPeriod} ({found.Status}, strength {found.Strength:F2})"));
@@ -117,7 +149,13 @@ public static class PeriodBenchmark
         var periodSlices = new List<AccuracySlice>();
         for (int p = 0; p < TruePeriods.Length; p++)
         {
-            periodSlices.Add(new AccuracySlice(TruePeriods[p] == 0 ? "none" : TruePeriods[p].ToString(System.Globalization.CultureInfo.InvariantCulture), perPeriod[p, 0], perPeriod[p, 1]));
+            string label = TruePeriods[p] switch
+            {
+                0 => "none",
+                168 => "24+168",
+                _ => TruePeriods[p].ToString(CultureInfo.InvariantCulture),
+            };
+            periodSlices.Add(new AccuracySlice(label, perPeriod[p, 0], perPeriod[p, 1]));
             if (TruePeriods[p] > 0)
             {
                 periodicCorrect += perPeriod[p, 0];
@@ -126,17 +164,26 @@ public static class PeriodBenchmark
         }
 
         int none = Array.IndexOf(TruePeriods, 0);
-        double seriesPerSecond = MeasureThroughput(series, 2000);
-        return new PeriodBenchmarkResult(
+        return new Scores(
             (double)periodicCorrect / periodicTotal,
             perPeriod[none, 1] == 0 ? 0 : (double)perPeriod[none, 0] / perPeriod[none, 1],
-            seriesPerSecond,
-            series.Count,
             periodSlices,
             Slices(perNoise, NoiseLevels, "noise "),
             Slices(perMissing, MissingRates, "missing "),
-            misses,
-            m4Directory is null ? null : RunM4(m4Directory));
+            misses);
+    }
+
+    /// <summary>The model the throughput run assigns to (fitted once, not timed).</summary>
+    private static ClusterModel FitModel(List<float[]> series)
+    {
+        var detector = new PeriodDetector(new PeriodDetectorOptions());
+        var profiles = new List<SeriesProfile>(series.Count);
+        foreach (float[] values in series)
+        {
+            profiles.Add(SeriesProfile.Create(values, detector));
+        }
+
+        return new PeriodicityClusterer().Fit(profiles, new ClusteringOptions { MinClusterSize = 20 });
     }
 
     /// <summary>Lengths follow the sampling each period usually comes with (a month of hours, years of months...).</summary>
@@ -159,51 +206,87 @@ public static class PeriodBenchmark
         var slices = new List<AccuracySlice>();
         for (int i = 0; i < labels.Length; i++)
         {
-            slices.Add(new AccuracySlice(prefix + labels[i].ToString("0.##", System.Globalization.CultureInfo.InvariantCulture), counts[i, 0], counts[i, 1]));
+            slices.Add(new AccuracySlice(prefix + labels[i].ToString("0.##", CultureInfo.InvariantCulture), counts[i, 0], counts[i, 1]));
         }
 
         return slices;
     }
 
-    private static double MeasureThroughput(List<float[]> series, int minimumSeries)
+    /// <summary>
+    /// Detection + features + assignment over at least <paramref name="minimumSeries"/> series (the set repeated),
+    /// one detector per worker thread and no allocation per series.
+    /// </summary>
+    private static Throughput MeasureThroughput(List<float[]> series, ClusterModel model, int minimumSeries)
     {
         int rounds = Math.Max(1, (minimumSeries + series.Count - 1) / series.Count);
         int total = rounds * series.Count;
+        long points = 0;
+        foreach (float[] values in series)
+        {
+            points += values.Length;
+        }
+
+        int threads = Environment.ProcessorCount;
+        using var process = Process.GetCurrentProcess();
+        TimeSpan cpuBefore = process.TotalProcessorTime;
         var stopwatch = Stopwatch.StartNew();
+        long checksum = 0;
         Parallel.For(
             0,
             total,
-            () => new PeriodDetector(new PeriodDetectorOptions()),
-            (i, _, detector) =>
+            new ParallelOptions { MaxDegreeOfParallelism = threads },
+            () => new Worker(),
+            (i, _, worker) =>
             {
-                detector.Detect(series[i % series.Count]);
-                return detector;
+                float[] values = series[i % series.Count];
+                PeriodEstimate period = worker.Detector.Detect(values);
+                SeriesFeatures.Extract(values, period, worker.Features);
+                worker.Checksum += model.Assign(new SeriesProfile(period, worker.Features));
+                return worker;
             },
-            _ => { });
-        return total / stopwatch.Elapsed.TotalSeconds;
+            worker => Interlocked.Add(ref checksum, worker.Checksum));
+        double seconds = stopwatch.Elapsed.TotalSeconds;
+        process.Refresh();
+        double cpuSeconds = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+        GC.KeepAlive(checksum);
+        return new Throughput(total, total / seconds, total / cpuSeconds, threads, (double)points / series.Count);
     }
 
-    private static M4PeriodFigures RunM4(string directory)
+    private sealed class Worker
+    {
+        public PeriodDetector Detector { get; } = new(new PeriodDetectorOptions());
+
+        public float[] Features { get; } = new float[SeriesFeatures.Count];
+
+        public long Checksum { get; set; }
+    }
+
+    private static M4PeriodFigures RunM4(string directory, int throughputSeries)
     {
         IReadOnlyList<M4Series> hourly = M4File.Read(Path.Combine(directory, "Hourly-train.csv"));
         IReadOnlyList<M4Series> weekly = M4File.Read(Path.Combine(directory, "Weekly-train.csv"));
         var detector = new PeriodDetector(new PeriodDetectorOptions());
         int with24Or168 = 0;
-        var pairs = new Dictionary<string, int>();
+        var hourlyPairs = new Dictionary<string, int>();
+        var hourlySeries = new List<float[]>(hourly.Count);
+        var profiles = new List<SeriesProfile>(hourly.Count);
         foreach (M4Series s in hourly)
         {
-            PeriodEstimate e = detector.Detect(s.Values);
+            SeriesProfile profile = SeriesProfile.Create(s.Values, detector);
+            PeriodEstimate e = profile.Period;
             if (e.PrimaryPeriod is 24 or 168 || e.SecondaryPeriod is 24 or 168)
             {
                 with24Or168++;
             }
 
-            string key = $"{e.PrimaryPeriod}/{e.SecondaryPeriod}";
-            pairs[key] = pairs.GetValueOrDefault(key) + 1;
+            Count(hourlyPairs, e);
+            hourlySeries.Add(s.Values);
+            profiles.Add(profile);
         }
 
         int weeklyPeriodic = 0;
         int weekly52 = 0;
+        var weeklyPairs = new Dictionary<string, int>();
         foreach (M4Series s in weekly)
         {
             PeriodEstimate e = detector.Detect(s.Values);
@@ -216,17 +299,28 @@ public static class PeriodBenchmark
             {
                 weekly52++;
             }
+
+            Count(weeklyPairs, e);
         }
 
-        var hourlySeries = new List<float[]>(hourly.Count);
-        foreach (M4Series s in hourly)
-        {
-            hourlySeries.Add(s.Values);
-        }
-
-        var sorted = pairs.ToList();
-        sorted.Sort((a, b) => b.Value.CompareTo(a.Value));
+        ClusterModel model = new PeriodicityClusterer().Fit(profiles, new ClusteringOptions { MinClusterSize = 20 });
         return new M4PeriodFigures(
-            hourly.Count, with24Or168, weekly.Count, weeklyPeriodic, weekly52, MeasureThroughput(hourlySeries, 2000), sorted);
+            hourly.Count, with24Or168, weekly.Count, weeklyPeriodic, weekly52,
+            MeasureThroughput(hourlySeries, model, throughputSeries), Sorted(hourlyPairs), Sorted(weeklyPairs));
+    }
+
+    private static void Count(Dictionary<string, int> pairs, PeriodEstimate e)
+    {
+        string key = e.Status == PeriodStatus.Periodic
+            ? FormattableString.Invariant($"{e.PrimaryPeriod}/{e.SecondaryPeriod}")
+            : e.Status.ToString();
+        pairs[key] = pairs.GetValueOrDefault(key) + 1;
+    }
+
+    private static List<KeyValuePair<string, int>> Sorted(Dictionary<string, int> pairs)
+    {
+        var sorted = new List<KeyValuePair<string, int>>(pairs);
+        sorted.Sort((a, b) => b.Value != a.Value ? b.Value.CompareTo(a.Value) : string.CompareOrdinal(a.Key, b.Key));
+        return sorted;
     }
 }

@@ -18,6 +18,10 @@ public sealed class PeriodDetector
 {
     private const int MaxCandidates = 64;
 
+    // A season explaining this share over at least this many cycles skips the autocorrelation deflation.
+    private const double StrongSeasonShare = 0.5;
+    private const int StrongSeasonCycles = 8;
+
     // Autocorrelation a divisor needs before its decomposition is computed.
     private const float DivisorMinAutocorrelation = 0.2f;
 
@@ -189,7 +193,6 @@ public sealed class PeriodDetector
         // the primary the cheaper sub-cycle test), so 336 does not replace 168 on a weekly series.
         int secondary = 0;
         double secondaryStrength = primaryStrength;
-        SeasonFit currentFit = default;
         int current = primary;
         Span<int> multiples = stackalloc int[MaxCandidates];
         int multipleCount = 0;
@@ -212,18 +215,11 @@ public sealed class PeriodDetector
                 continue;
             }
 
-            if (currentFit.Length == 0)
-            {
-                currentFit = Fit(current);
-            }
-
-            SeasonFit candidateFit = Fit(p);
-            if (IsSignificantOver(currentFit, current, candidateFit, p) || IsSubCycleSignificant(current, p / current))
+            if (IsNestedSignificant(current, p) || IsSubCycleSignificant(current, p / current))
             {
                 secondary = p;
                 secondaryStrength = s;
                 current = p;
-                currentFit = candidateFit;
             }
         }
 
@@ -275,29 +271,19 @@ public sealed class PeriodDetector
         int df1 = period - 1;
         int df2 = fit.Length - period;
         double f = ((fit.Detrended - fit.Remainder) / df1) / (fit.Remainder / df2);
-        return f * Deflation(fit) > CriticalF(df1, df2);
+        double explainedShare = 1 - (fit.Remainder / fit.Detrended);
+        // A season that explains most of the variance over many cycles is real even when the remainder is smooth
+        // (real hourly data); the autocorrelation deflation is for weak "seasons" seen in few cycles (random walks).
+        bool strongAndRepeated = explainedShare >= StrongSeasonShare && fit.Length >= StrongSeasonCycles * period;
+        return f * (strongAndRepeated ? 1 : Deflation(fit)) > CriticalF(df1, df2);
     }
 
     /// <summary>Nested F-test: does the longer period explain significantly more than the shorter one?</summary>
-    private static bool IsSignificantOver(in SeasonFit shortFit, int shortPeriod, in SeasonFit longFit, int longPeriod)
+    private bool IsNestedSignificant(int shortPeriod, int longPeriod)
     {
-        if (shortFit.Length == 0 || longFit.Length == 0 || longFit.Detrended <= 0 || shortFit.Detrended <= 0)
-        {
-            return false;
-        }
-
-        // Unexplained shares, since both fits trim different edges of the series.
-        double shortUnexplained = shortFit.Remainder / shortFit.Detrended;
-        double longUnexplained = longFit.Remainder / longFit.Detrended;
-        if (longUnexplained <= 0)
-        {
-            return shortUnexplained > 0;
-        }
-
-        int df1 = longPeriod - shortPeriod;
-        int df2 = longFit.Length - longPeriod;
-        double f = ((shortUnexplained - longUnexplained) / df1) / (longUnexplained / df2);
-        return f * Deflation(longFit) > CriticalF(df1, df2);
+        (double f, int df1, int df2) = SeasonalDecomposition.NestedF(
+            _yDouble.AsSpan(0, _length), _prefix.AsSpan(0, _length + 1), shortPeriod, longPeriod, _work, _phase);
+        return f > CriticalF(df1, df2);
     }
 
     private bool IsSubCycleSignificant(int period, int cycles)

@@ -149,51 +149,87 @@ internal static class SeasonalDecomposition
     }
 
     /// <summary>
-    /// F statistic (already deflated by the remainder's autocorrelation) of a longer period k * P modelled as the
-    /// P-profile with its own level and amplitude in each of the k sub-cycles: how weekdays differ on hourly data.
-    /// 2k - 2 parameters instead of the (k - 1) P of a free k * P profile, so four weeks suffice to see a weekend.
+    /// Nested F statistic of a long period q (a multiple of p) against its divisor p, both fitted on the same
+    /// series detrended with the moving average of q, so that the two residual sums of squares are comparable;
+    /// deflated by the long fit's remainder autocorrelation.
     /// </summary>
-    public static (double F, int Df1, int Df2) SubCycleF(
-        ReadOnlySpan<double> y, ReadOnlySpan<double> prefix, int period, int cycles, Span<double> detrended, Span<double> phaseSum)
+    public static (double F, int Df1, int Df2) NestedF(
+        ReadOnlySpan<double> y, ReadOnlySpan<double> prefix, int shortPeriod, int longPeriod, Span<double> detrended, Span<double> phaseSum)
     {
-        int n = y.Length;
-        int h = period >> 1;
-        int m = n - (2 * h);
-        int df1 = (2 * cycles) - 2;
-        int df2 = m - period - (2 * cycles);
-        if (m < 2 * period || df2 < 1 || cycles < 2 || cycles > MaxSubCycles)
+        SeasonFit longFit = Fit(y, prefix, longPeriod, detrended, phaseSum);
+        if (longFit.Length == 0)
         {
             return (0, 1, 1);
         }
 
-        SeasonFit fit = Fit(y, prefix, period, detrended, phaseSum);
-        ReadOnlySpan<double> remainder = detrended[..m];
-        ReadOnlySpan<double> phase = phaseSum[..period];
+        int m = Detrend(y, prefix, longPeriod, detrended);
+        ReadOnlySpan<double> d = detrended[..m];
+        PhaseSums(d, shortPeriod, phaseSum);
+        double sumD = TensorPrimitives.Sum(d);
+        double ssrShort = TensorPrimitives.SumOfSquares(d) - Explained(phaseSum, shortPeriod, m);
+        // The phase means absorb the mean, so both remainders are about zero mean; only the long one is centred in Fit.
+        _ = sumD;
+        int df1 = longPeriod - shortPeriod;
+        int df2 = m - longPeriod;
+        if (df2 < 1 || longFit.Remainder <= 0)
+        {
+            return (longFit.Remainder <= 0 && ssrShort > 0 ? double.PositiveInfinity : 0, df1, Math.Max(df2, 1));
+        }
 
-        // Per sub-cycle c (the index of the P-cycle inside the k * P one, counted on absolute time so that it lines
-        // up with the longer period): regress the remainder on a level and on the P-profile.
+        double f = ((ssrShort - longFit.Remainder) / df1) / (longFit.Remainder / df2);
+        double rho = Math.Clamp(longFit.Lag1, 0, 0.99);
+        return (f * (1 - rho) / (1 + rho), df1, df2);
+    }
+
+    /// <summary>
+    /// F statistic (already deflated by the remainder's autocorrelation) of a longer period k * P modelled as the
+    /// P-profile with its own level and amplitude in each of the k sub-cycles: how weekdays differ on hourly data.
+    /// 2k - 2 parameters instead of the (k - 1) P of a free k * P profile, so four weeks suffice to see a weekend.
+    /// The series is detrended with the moving average of k * P, which keeps the sub-cycle levels (a one-period
+    /// average would follow them).
+    /// </summary>
+    public static (double F, int Df1, int Df2) SubCycleF(
+        ReadOnlySpan<double> y, ReadOnlySpan<double> prefix, int period, int cycles, Span<double> detrended, Span<double> phaseSum)
+    {
+        int longPeriod = period * cycles;
+        int n = y.Length;
+        int h = longPeriod >> 1;
+        int m = n - (2 * h);
+        int df1 = (2 * cycles) - 2;
+        int df2 = m - period - (2 * cycles);
+        if (cycles < 2 || cycles > MaxSubCycles || df2 < 1 || Detrend(y, prefix, longPeriod, detrended) == 0)
+        {
+            return (0, 1, 1);
+        }
+
+        Span<double> d = detrended[..m];
+        PhaseSums(d, period, phaseSum);
+        int fullCycles = m / period;
+        int extra = m % period;
+        Span<double> phase = phaseSum[..period];
+        TensorPrimitives.Divide(phase[..extra], fullCycles + 1, phase[..extra]);
+        TensorPrimitives.Divide(phase[extra..], fullCycles, phase[extra..]);
+
+        // Per sub-cycle c (index of the P-block in absolute time, so that blocks are whole days): regress the
+        // remainder on a level and on the P-profile.
         Span<double> stats = stackalloc double[5 * MaxSubCycles];
         stats.Clear();
-        int cycle = (h / period) % cycles;
-        int j = h % period;
+        double ssr = 0;
+        double lagged = 0;
+        double previous = 0;
         for (int i = 0; i < m; i++)
         {
             double seasonal = phase[i % period];
-            double r = remainder[i];
-            int at = 5 * cycle;
+            double r = d[i] - seasonal;
+            ssr += r * r;
+            lagged += r * previous;
+            previous = r;
+            int at = 5 * (((i + h) / period) % cycles);
             stats[at]++;
             stats[at + 1] += r;
             stats[at + 2] += seasonal;
             stats[at + 3] += seasonal * seasonal;
             stats[at + 4] += r * seasonal;
-            if (++j == period)
-            {
-                j = 0;
-                if (++cycle == cycles)
-                {
-                    cycle = 0;
-                }
-            }
         }
 
         double explained = 0;
@@ -217,13 +253,13 @@ internal static class SeasonalDecomposition
             }
         }
 
-        double unexplained = fit.Remainder - explained;
+        double unexplained = ssr - explained;
         if (unexplained <= 0)
         {
             return (double.PositiveInfinity, df1, df2);
         }
 
-        double rho = Math.Clamp(fit.Lag1, 0, 0.99);
+        double rho = ssr > 0 ? Math.Clamp(lagged / ssr, 0, 0.99) : 0;
         double f = (explained / df1) / (unexplained / df2);
         return (f * (1 - rho) / (1 + rho), df1, df2);
     }

@@ -10,6 +10,8 @@ internal static class BenchCommands
         // One line per benchmark command.
         yield return BenchSinusoidCommand.Create();
         yield return BenchAdaptCommand.Create();
+        yield return PeriodBenchCommand.Create();
+        yield return ClustersBenchCommand.Create();
         yield break;
     }
 }

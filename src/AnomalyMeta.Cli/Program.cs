@@ -11,4 +11,9 @@ foreach (var command in BenchCommands.All())
 
 var root = new RootCommand("AnomalyMeta: meta-learned anomaly detection for millions of time series.");
 root.Subcommands.Add(bench);
+root.Subcommands.Add(DemoCommand.Create());
+foreach (var command in PipelineCommands.All())
+{
+    root.Subcommands.Add(command);
+}
 return await CliRunner.InvokeAsync(root, args);

@@ -4,10 +4,10 @@ using Npgsql;
 namespace AnomalyMeta.Storage;
 
 /// <summary>One flagged point, as dashboards and evaluations read it.</summary>
-public sealed record FlaggedPoint(string SeriesKey, DateTimeOffset Ts, float Value, float Forecast, float Score);
+public sealed record FlaggedPoint(string SeriesKey, DateTime Ts, float Value, float Forecast, float Score);
 
 /// <summary>One line of the run ledger for the on-call engineer.</summary>
-public sealed record RunLine(long RunId, string Kind, DateOnly AsOf, string Status, int SeriesScored, int SeriesSkipped,
+public sealed record RunLine(long RunId, string Kind, DateTime AsOf, string Status, int SeriesScored, int SeriesSkipped,
     int AnomaliesWritten, long? ElapsedMs, string TriggeredBy, string? Reason, string? Error);
 
 /// <summary>What one run did with one series.</summary>

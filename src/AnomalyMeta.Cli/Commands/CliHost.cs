@@ -1,0 +1,38 @@
+using AnomalyMeta.Service.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+using Quartz;
+using Serilog.Events;
+
+namespace AnomalyMeta.Cli.Commands;
+
+/// <summary>The generic host the commands run in: the service's wiring, console logging, settings from the usual places.</summary>
+internal static class CliHost
+{
+    /// <param name="connectionString">Overrides ConnectionStrings:Postgres (the demo runs in its own database).</param>
+    /// <param name="withScheduler">Also run the Quartz scheduler while the host runs (the demo fires the morning job through it).</param>
+    public static IHost Build(string? connectionString = null, bool withScheduler = false)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        builder.Configuration.AddEnvironmentVariables();
+        if (connectionString is not null)
+        {
+            builder.Configuration["ConnectionStrings:Postgres"] = connectionString;
+        }
+        builder.Services.AddSerilog(logger => logger
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .MinimumLevel.Override("Quartz", LogEventLevel.Warning)
+            .WriteTo.Console(standardErrorFromLevel: LogEventLevel.Verbose,
+                outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}"));
+        builder.Services.AddAnomalyMeta(builder.Configuration);
+        if (withScheduler)
+        {
+            builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
+        }
+        return builder.Build();
+    }
+}

@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.Globalization;
+using AnomalyMeta.Scoring.Clustering;
+using AnomalyMeta.Scoring.Runs;
+using AnomalyMeta.Scoring.Training;
+using AnomalyMeta.Storage;
+using AnomalyMeta.Storage.Records;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AnomalyMeta.Cli.Commands;
+
+/// <summary>The operator's commands on the configured database: migrate, cluster, train, score.</summary>
+internal static class PipelineCommands
+{
+    public static IEnumerable<Command> All()
+    {
+        yield return Migrate();
+        yield return Cluster();
+        yield return Train();
+        yield return Score();
+    }
+
+    private static Option<DateOnly> AsOfOption(string description) => new("--as-of")
+    {
+        Description = description + " (yyyy-MM-dd; default: yesterday, UTC).",
+        DefaultValueFactory = _ => DateOnly.FromDateTime(DateTime.UtcNow).AddDays(-1),
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+            {
+                return day;
+            }
+            result.AddError($"--as-of: '{text}' is not a date in yyyy-MM-dd form.");
+            return default;
+        },
+    };
+
+    private static Command Migrate()
+    {
+        var command = new Command("migrate", "Apply the SQL migrations of db/ to the configured database.");
+        command.SetAction(_ =>
+        {
+            DatabaseMigrator.Migrate(PostgresSettings.FromEnvironment(), DatabaseMigrator.FindMigrationsDirectory());
+            Console.WriteLine("Database is up to date.");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Cluster()
+    {
+        var asOf = AsOfOption("Last day of history to read");
+        var days = new Option<int>("--days") { Description = "Days of history to read.", DefaultValueFactory = _ => new TrainingOptions().HistoryDays };
+        var assignOnly = new Option<bool>("--assign-new") { Description = "Only assign series the latest clustering does not know yet." };
+        var command = new Command("cluster", "Detect periods, cluster the series in PostgreSQL and print cluster sizes and periods.") { asOf, days, assignOnly };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var host = CliHost.Build();
+            var step = host.Services.GetRequiredService<ClusteringStep>();
+            if (parse.GetValue(assignOnly))
+            {
+                int assigned = await step.AssignNewAsync(parse.GetValue(asOf), parse.GetValue(days), cancellationToken);
+                Console.WriteLine($"Assigned {assigned} new series to the latest clustering.");
+                return 0;
+            }
+            var report = await step.RunAsync(parse.GetValue(asOf), parse.GetValue(days), cancellationToken);
+            Console.WriteLine($"Clustering {report.Version}: {report.SeriesCount:N0} series, {report.Clusters.Count} clusters, "
+                + $"{(report.MovedCount is int moved ? $"{moved:N0} moved since the previous clustering" : "first clustering")}, {report.Seconds:F1} s");
+            Console.WriteLine("| cluster | series | primary period | secondary period |");
+            Console.WriteLine("| --- | --- | --- | --- |");
+            foreach (var cluster in report.Clusters)
+            {
+                Console.WriteLine($"| {cluster.ClusterId} | {cluster.SeriesCount:N0} | {cluster.PrimaryPeriod?.ToString(CultureInfo.InvariantCulture) ?? "none"} | {cluster.SecondaryPeriod?.ToString(CultureInfo.InvariantCulture) ?? "none"} |");
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Train()
+    {
+        var asOf = AsOfOption("Last day of history to train on");
+        var iterations = new Option<int>("--iterations") { Description = "Meta-iterations per cluster.", DefaultValueFactory = _ => new TrainingOptions().Iterations };
+        var command = new Command("train", "Train one meta-learner per cluster of the latest clustering and store them.") { asOf, iterations };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var host = CliHost.Build();
+            var trained = await host.Services.GetRequiredService<MetaTrainingStep>().TrainAsync(parse.GetValue(asOf),
+                new TrainingOptions { Iterations = parse.GetValue(iterations) }, cancellationToken);
+            Console.WriteLine("| cluster | model | series | season | meta-loss | seconds |");
+            Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
+            foreach (var t in trained)
+            {
+                Console.WriteLine($"| {t.ClusterId} | {t.ModelId} | {t.SeriesUsed:N0} | {t.SeasonLength} | {t.MetaLoss:F4} | {t.Seconds:F1} |");
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Score()
+    {
+        var asOf = AsOfOption("Day to score");
+        var rescore = new Option<string?>("--rescore") { Description = "Rescore the day, giving the reason (recorded in the run ledger)." };
+        var command = new Command("score", "Run the morning scoring now for one day (nightly, idempotent by date; or a rescore).") { asOf, rescore };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var host = CliHost.Build();
+            string? reason = parse.GetValue(rescore);
+            var request = new ScoringRequest(reason is null ? RunKind.Nightly : RunKind.Rescore, parse.GetValue(asOf),
+                $"cli:{Environment.UserName}", reason);
+            var summary = await host.Services.GetRequiredService<MorningScoring>().RunAsync(request, cancellationToken);
+            Console.WriteLine(summary.AlreadyDone
+                ? $"Nightly run {summary.RunId} for {summary.AsOf:yyyy-MM-dd} had already succeeded: nothing done."
+                : $"Run {summary.RunId}: {summary.SeriesScored:N0} series scored, {summary.SeriesSkipped:N0} skipped, {summary.AnomaliesWritten:N0} anomalies, {summary.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        });
+        return command;
+    }
+}

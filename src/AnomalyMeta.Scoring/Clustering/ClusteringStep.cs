@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using AnomalyMeta.Periodicity;
+using AnomalyMeta.Storage;
+using AnomalyMeta.Storage.Records;
+using Microsoft.Extensions.Logging;
+
+namespace AnomalyMeta.Scoring.Clustering;
+
+/// <summary>What a clustering pass did, for the `cluster` command and the demo.</summary>
+public sealed record ClusteringReport(int Version, IReadOnlyList<ClusterSummary> Clusters, int SeriesCount, int? MovedCount, double Seconds);
+
+/// <summary>
+/// The periodicity step on what is in PostgreSQL: detects every series' periods, extracts its features, clusters
+/// within period groups (ML.NET k-means) and stores the clustering as a new version with every assignment.
+/// New series later join the latest clustering through <see cref="AssignNewAsync"/>, without re-clustering.
+/// </summary>
+public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clusterings, ILogger<ClusteringStep> logger)
+{
+    private const int BatchSize = 4096;
+
+    public async Task<ClusteringReport> RunAsync(DateOnly lastDay, int historyDays, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var profiled = await ProfileAsync(lastDay, historyDays, onlyUnassignedAfter: null, cancellationToken);
+        if (profiled.Count == 0)
+        {
+            throw new InvalidOperationException($"No series has observations in the {historyDays} days up to {lastDay:yyyy-MM-dd}: nothing to cluster.");
+        }
+        var profiles = new SeriesProfile[profiled.Count];
+        for (int i = 0; i < profiles.Length; i++)
+        {
+            profiles[i] = profiled[i].Profile;
+        }
+        var previous = await clusterings.LoadLatestAsync(cancellationToken);
+        int version = (previous?.Version ?? 0) + 1;
+        var model = new PeriodicityClusterer().Fit(profiles, new ClusteringOptions { Version = version });
+
+        var assignments = new SeriesAssignment[profiled.Count];
+        var previousIds = new int[profiled.Count];
+        var currentIds = new int[profiled.Count];
+        model.Assign(profiles, currentIds);
+        for (int i = 0; i < profiled.Count; i++)
+        {
+            var (seriesId, profile, previousCluster) = profiled[i];
+            assignments[i] = ToAssignment(seriesId, currentIds[i], profile);
+            previousIds[i] = previousCluster ?? -1;
+        }
+        // Cluster ids are renumbered by every clustering: moves are counted through the best match of old to new.
+        int? moved = previous is null ? null : ClusterMoves.AcrossVersions(previousIds, currentIds).Moved;
+        var clusters = Summaries(model);
+        await clusterings.SaveAsync(new StoredClustering(version, "kmeans-per-period-group", model.ToJson(), profiled.Count, moved, clusters), cancellationToken);
+        await series.UpdateAssignmentsAsync(version, assignments, cancellationToken);
+        logger.Clustered(version, profiled.Count, clusters.Count, moved, clock.ElapsedMilliseconds);
+        return new ClusteringReport(version, clusters, profiled.Count, moved, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Assigns series that the latest clustering does not know yet to its existing clusters.</summary>
+    public async Task<int> AssignNewAsync(DateOnly lastDay, int historyDays, CancellationToken cancellationToken)
+    {
+        var latest = await clusterings.LoadLatestAsync(cancellationToken)
+            ?? throw new InvalidOperationException("No clustering yet: run `anomalymeta cluster` first.");
+        var model = ClusterModel.FromJson(latest.ParametersJson);
+        var profiled = await ProfileAsync(lastDay, historyDays, onlyUnassignedAfter: latest.Version, cancellationToken);
+        var assignments = new SeriesAssignment[profiled.Count];
+        for (int i = 0; i < profiled.Count; i++)
+        {
+            assignments[i] = ToAssignment(profiled[i].SeriesId, model.Assign(profiled[i].Profile), profiled[i].Profile);
+        }
+        return await series.UpdateAssignmentsAsync(latest.Version, assignments, cancellationToken);
+    }
+
+    /// <summary>Periods and features of every series (or of those not in clustering <paramref name="onlyUnassignedAfter"/>).</summary>
+    private async Task<List<(int SeriesId, SeriesProfile Profile, int? PreviousCluster)>> ProfileAsync(
+        DateOnly lastDay, int historyDays, int? onlyUnassignedAfter, CancellationToken cancellationToken)
+    {
+        var result = new List<(int, SeriesProfile, int?)>();
+        await foreach (var batch in series.ReadHistoryAsync(lastDay, historyDays, BatchSize, cancellationToken))
+        {
+            var profiles = new SeriesProfile?[batch.Count];
+            // Detection and features are per series and CPU-bound: spread the batch over the cores, one detector
+            // (with its buffers) per worker.
+            Parallel.For(0, batch.Count, () => new PeriodDetector(new PeriodDetectorOptions()), (i, _, detector) =>
+            {
+                var history = batch.Series[i];
+                if (history.DaysObserved == 0 || (onlyUnassignedAfter is int version && history.ClusterVersion == version))
+                {
+                    return detector;
+                }
+                profiles[i] = SeriesProfile.Create(batch.PointsOf(i), detector);
+                return detector;
+            }, _ => { });
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (profiles[i] is SeriesProfile profile)
+                {
+                    result.Add((batch.Series[i].SeriesId, profile, batch.Series[i].ClusterId));
+                }
+            }
+        }
+        return result;
+    }
+
+    private static SeriesAssignment ToAssignment(int seriesId, int clusterId, SeriesProfile profile) => new(
+        seriesId,
+        clusterId,
+        profile.Period.PrimaryPeriod > 1 ? profile.Period.PrimaryPeriod : null,
+        profile.Period.SecondaryPeriod > 1 ? profile.Period.SecondaryPeriod : null,
+        profile.Period.Status.ToString().ToLowerInvariant(),
+        profile.Features);
+
+    private static List<ClusterSummary> Summaries(ClusterModel model)
+    {
+        var summaries = new List<ClusterSummary>();
+        foreach (var cluster in model.Clusters)
+        {
+            summaries.Add(new ClusterSummary(cluster.Id,
+                cluster.PrimaryPeriod > 1 ? cluster.PrimaryPeriod : null,
+                cluster.SecondaryPeriod > 1 ? cluster.SecondaryPeriod : null,
+                cluster.Size, cluster.Centroid));
+        }
+        return summaries;
+    }
+}

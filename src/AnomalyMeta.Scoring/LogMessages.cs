@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace AnomalyMeta.Scoring;
+
+/// <summary>Recurring log events of scoring runs; the event ids live here and nowhere else.</summary>
+internal static partial class LogMessages
+{
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Run {RunId} ({Kind}) for {AsOf} started: {SeriesTotal} series, {ModelCount} cluster models")]
+    public static partial void RunStarted(this ILogger logger, long runId, AnomalyMeta.Storage.Records.RunKind kind, DateOnly asOf, int seriesTotal, int modelCount);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Nightly run {RunId} for {AsOf} already succeeded: nothing to do")]
+    public static partial void RunAlreadyDone(this ILogger logger, long runId, DateOnly asOf);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "Batch of {SeriesCount} series: {Scored} scored, {Skipped} skipped, {Anomalies} anomalies in {ElapsedMs} ms")]
+    public static partial void BatchCommitted(this ILogger logger, int seriesCount, int scored, int skipped, int anomalies, long elapsedMs);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Run {RunId} succeeded: {Scored} scored, {Skipped} skipped, {Anomalies} anomalies in {ElapsedMs} ms")]
+    public static partial void RunSucceeded(this ILogger logger, long runId, int scored, int skipped, int anomalies, long elapsedMs);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "Run {RunId} failed")]
+    public static partial void RunFailed(this ILogger logger, Exception exception, long runId);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Clustering {Version}: {SeriesCount} series in {ClusterCount} clusters, {Moved} moved, in {ElapsedMs} ms")]
+    public static partial void Clustered(this ILogger logger, int version, int seriesCount, int clusterCount, int? moved, long elapsedMs);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Trained cluster {ClusterId} (season {SeasonLength}) on {SeriesCount} series: meta-loss {MetaLoss} in {ElapsedMs} ms")]
+    public static partial void TrainedCluster(this ILogger logger, int clusterId, int seasonLength, int seriesCount, double metaLoss, long elapsedMs);
+}

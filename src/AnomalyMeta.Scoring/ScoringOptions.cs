@@ -1,0 +1,24 @@
+using AnomalyMeta.Core.Detection;
+
+namespace AnomalyMeta.Scoring;
+
+/// <summary>Settings of a scoring run, bound from the "Scoring" configuration section.</summary>
+public sealed class ScoringOptions
+{
+    public const string Section = "Scoring";
+
+    /// <summary>Series read, adapted and committed together: the unit of work and of atomicity.</summary>
+    public int BatchSize { get; set; } = 4096;
+
+    /// <summary>Days read per series: one season of support (a week for weekly-seasonal hourly data) and the scoring day.</summary>
+    public int DaysRead { get; set; } = 8;
+
+    /// <summary>Gradient steps of the per-series adaptation.</summary>
+    public int AdaptationSteps { get; set; } = 5;
+
+    public float Threshold { get; set; } = 4.5f;
+
+    public float MinimumScale { get; set; } = 0.05f;
+
+    public DetectionOptions Detection => new() { Threshold = Threshold, MinimumScale = MinimumScale };
+}

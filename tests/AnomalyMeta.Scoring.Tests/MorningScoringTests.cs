@@ -1,0 +1,94 @@
+using AnomalyMeta.Scoring.Clustering;
+using AnomalyMeta.Scoring.Evaluation;
+using AnomalyMeta.Scoring.Runs;
+using AnomalyMeta.Storage.Records;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AnomalyMeta.Scoring.Tests;
+
+public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFixture<PreparedFleetFixture>
+{
+    private static readonly DateOnly ScoringDay = SmallFleet.Options.ScoringDay;
+
+    [Fact]
+    public async Task A_nightly_run_scores_every_series_and_finds_the_injected_anomalies()
+    {
+        var fleet = fixture.Fleet;
+
+        var summary = await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, ScoringDay, "test"), CancellationToken.None);
+
+        Assert.False(summary.AlreadyDone);
+        // Other tests of the class add a few series of their own: at least the fleet is scored.
+        Assert.True(summary.SeriesScored >= SmallFleet.Options.SeriesCount * 0.95, $"only {summary.SeriesScored} scored");
+        var flagged = await fleet.Queries.FlaggedOnAsync(ScoringDay, CancellationToken.None);
+        var metrics = SyntheticEvaluation.Evaluate(fleet.Generator, flagged);
+        // Random flags at the same rate would score about 0.05; a working pipeline finds most injected anomalies.
+        Assert.True(metrics.F1 > 0.5, $"precision {metrics.Precision:F3}, recall {metrics.Recall:F3}, F1 {metrics.F1:F3}");
+    }
+
+    [Fact]
+    public async Task A_second_nightly_run_for_the_same_day_does_nothing_and_a_rescore_replaces_the_flags()
+    {
+        var fleet = fixture.Fleet;
+        var day = ScoringDay.AddDays(-1);
+        var first = await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, day, "test"), CancellationToken.None);
+        var flaggedFirst = await fleet.Queries.FlaggedOnAsync(day, CancellationToken.None);
+
+        var again = await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, day, "test"), CancellationToken.None);
+        var rescore = await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Rescore, day, "on-call", "checking a feed fix"), CancellationToken.None);
+        var flaggedAfter = await fleet.Queries.FlaggedOnAsync(day, CancellationToken.None);
+
+        Assert.True(again.AlreadyDone);
+        Assert.Equal(first.RunId, again.RunId);
+        Assert.NotEqual(first.RunId, rescore.RunId);
+        Assert.Equal(flaggedFirst.Count, flaggedAfter.Count);
+        Assert.Equal(flaggedFirst.Select(f => (f.SeriesKey, f.Ts)), flaggedAfter.Select(f => (f.SeriesKey, f.Ts)));
+        var runs = await fleet.Queries.RecentRunsAsync(10, CancellationToken.None);
+        var rescoreLine = Assert.Single(runs, r => r.RunId == rescore.RunId);
+        Assert.Equal("rescore", rescoreLine.Kind);
+        Assert.Equal("checking a feed fix", rescoreLine.Reason);
+        Assert.Equal("succeeded", rescoreLine.Status);
+    }
+
+    [Fact]
+    public async Task Series_that_cannot_be_scored_get_a_status_with_a_reason_while_the_rest_are_scored()
+    {
+        var fleet = fixture.Fleet;
+        var options = SmallFleet.Options;
+        var day = ScoringDay.AddDays(-2);
+        string prefix = "bad-" + Guid.NewGuid().ToString("N")[..6];
+        var ids = await fleet.Series.RegisterAsync(
+            [new($"{prefix}/constant", 3600), new($"{prefix}/silent-today", 3600), new($"{prefix}/two-days-old", 3600)],
+            CancellationToken.None);
+        var normal = fleet.Generator.Generate(0).Values;
+        var rows = new List<DayRow>();
+        for (var d = options.FirstDay; d <= day; d = d.AddDays(1))
+        {
+            int offset = (d.DayNumber - options.FirstDay.DayNumber) * options.PointsPerDay;
+            rows.Add(new DayRow(ids[$"{prefix}/constant"], d, Enumerable.Repeat(5f, options.PointsPerDay).ToArray()));
+            if (d < day)
+            {
+                rows.Add(new DayRow(ids[$"{prefix}/silent-today"], d, normal.AsSpan(offset, options.PointsPerDay).ToArray()));
+            }
+            if (d >= day.AddDays(-1))
+            {
+                rows.Add(new DayRow(ids[$"{prefix}/two-days-old"], d, normal.AsSpan(offset, options.PointsPerDay).ToArray()));
+            }
+        }
+        await fleet.Series.WriteObservationsAsync(rows, CancellationToken.None);
+        await new ClusteringStep(fleet.Series, fleet.Clusterings, NullLogger<ClusteringStep>.Instance)
+            .AssignNewAsync(day, options.HistoryDays, CancellationToken.None);
+        // Registered after the assignment: no cluster, so no meta-learner.
+        await fleet.Series.RegisterAsync([new($"{prefix}/unassigned", 3600)], CancellationToken.None);
+
+        var summary = await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Rescore, day, "test", "bad series"), CancellationToken.None);
+        var lines = (await fleet.Queries.SeriesOfRunAsync(summary.RunId, CancellationToken.None)).ToDictionary(l => l.SeriesKey);
+
+        Assert.Equal("constant", lines[$"{prefix}/constant"].Status);
+        Assert.Equal("no_data", lines[$"{prefix}/silent-today"].Status);
+        Assert.Equal("too_short", lines[$"{prefix}/two-days-old"].Status);
+        Assert.Equal("no_model", lines[$"{prefix}/unassigned"].Status);
+        Assert.All(lines.Values.Where(l => l.Status != "scored"), l => Assert.False(string.IsNullOrWhiteSpace(l.Detail)));
+        Assert.True(lines.Values.Count(l => l.Status == "scored") >= options.SeriesCount * 0.95);
+    }
+}

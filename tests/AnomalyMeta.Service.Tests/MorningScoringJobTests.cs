@@ -1,0 +1,72 @@
+using AnomalyMeta.Core.Synthetic;
+using AnomalyMeta.Scoring.Clustering;
+using AnomalyMeta.Scoring.Ingest;
+using AnomalyMeta.Scoring.Runs;
+using AnomalyMeta.Scoring.Training;
+using AnomalyMeta.Service.Hosting;
+using AnomalyMeta.Service.Jobs;
+using AnomalyMeta.Storage.Records;
+using AnomalyMeta.Testing;
+using Dapper;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Quartz;
+
+namespace AnomalyMeta.Service.Tests;
+
+public sealed class MorningScoringJobTests : IAsyncLifetime
+{
+    private readonly PostgresFixture _database = new();
+
+    public Task InitializeAsync() => _database.InitializeAsync();
+
+    public Task DisposeAsync() => _database.DisposeAsync();
+
+    [Fact]
+    public async Task The_morning_job_runs_through_Quartz_with_its_schedule_kept_in_PostgreSQL()
+    {
+        var fleet = new SyntheticFleetOptions { SeriesCount = 150, HistoryDays = 14, Seed = 5 };
+        using var host = BuildHost(("Scheduling:Cron", "0 30 5 * * ?"));
+        var services = host.Services;
+        await services.GetRequiredService<SyntheticFleetIngest>().IngestAsync(new SyntheticSeriesGenerator(fleet), CancellationToken.None);
+        var lastHistoryDay = fleet.ScoringDay.AddDays(-1);
+        await services.GetRequiredService<ClusteringStep>().RunAsync(lastHistoryDay, fleet.HistoryDays, CancellationToken.None);
+        await services.GetRequiredService<MetaTrainingStep>().TrainAsync(lastHistoryDay,
+            new TrainingOptions { Iterations = 50, HistoryDays = fleet.HistoryDays, MaxSeriesPerCluster = 100 }, CancellationToken.None);
+
+        await host.StartAsync();
+        var summary = await OnDemandRun.RunAsync(services.GetRequiredService<ISchedulerFactory>(),
+            new ScoringRequest(RunKind.Nightly, fleet.ScoringDay, "service-test"), CancellationToken.None);
+        await host.StopAsync();
+
+        Assert.True(summary.SeriesScored >= 140, $"{summary.SeriesScored} scored");
+        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        Assert.Equal("service-test", await connection.ExecuteScalarAsync<string>("select triggered_by from run where run_id = @id", new { id = summary.RunId }));
+        Assert.Equal("0 30 5 * * ?", await connection.ExecuteScalarAsync<string>(
+            "select cron_expression from qrtz_cron_triggers where sched_name = 'anomalymeta' and trigger_name = 'morning'"));
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>(
+            "select count(*) from qrtz_job_details where sched_name = 'anomalymeta' and job_name = 'morning-scoring'"));
+    }
+
+    [Fact]
+    public void An_invalid_cron_expression_is_refused_at_start_with_the_setting_named()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => BuildHost(("Scheduling:Cron", "every morning")));
+
+        Assert.Contains("Scheduling:Cron", error.Message);
+    }
+
+    private IHost BuildHost(params (string Key, string Value)[] settings)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["ConnectionStrings:Postgres"] = _database.ConnectionString;
+        foreach (var (key, value) in settings)
+        {
+            builder.Configuration[key] = value;
+        }
+        builder.Services.AddAnomalyMeta(builder.Configuration);
+        builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
+        return builder.Build();
+    }
+}

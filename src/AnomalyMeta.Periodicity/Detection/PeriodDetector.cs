@@ -508,8 +508,8 @@ public sealed class PeriodDetector
         }
     }
 
-    /// <summary>Candidates of the last call with their strengths (diagnostics).</summary>
-    public string DebugCandidates()
+    /// <summary>Candidates of the last call with their strengths (diagnostics for tests and tuning).</summary>
+    internal string DebugCandidates()
     {
         var parts = new List<string>();
         for (int i = 0; i < _candidateCount; i++)

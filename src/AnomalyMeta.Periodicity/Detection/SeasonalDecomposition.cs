@@ -165,10 +165,9 @@ internal static class SeasonalDecomposition
         int m = Detrend(y, prefix, longPeriod, detrended);
         ReadOnlySpan<double> d = detrended[..m];
         PhaseSums(d, shortPeriod, phaseSum);
-        double sumD = TensorPrimitives.Sum(d);
+        // Within-phase sum of squares of the short period on the long period's detrending: its phase means absorb
+        // the mean just as the long fit's do, so the two remainders are directly comparable.
         double ssrShort = TensorPrimitives.SumOfSquares(d) - Explained(phaseSum, shortPeriod, m);
-        // The phase means absorb the mean, so both remainders are about zero mean; only the long one is centred in Fit.
-        _ = sumD;
         int df1 = longPeriod - shortPeriod;
         int df2 = m - longPeriod;
         if (df2 < 1 || longFit.Remainder <= 0)

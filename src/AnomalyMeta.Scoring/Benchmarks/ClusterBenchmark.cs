@@ -25,6 +25,12 @@ public sealed record ClusterBenchmarkOptions
     /// <summary>Longest support window (season) in points.</summary>
     public int MaxSupport { get; init; } = 168;
 
+    /// <summary>
+    /// Season (support K) of aperiodic clusters. The scoring layer's default of one day (24 points) is meant for
+    /// hourly data; most aperiodic M4 series here are weekly, where a shorter window follows the level better.
+    /// </summary>
+    public int AperiodicSeason { get; init; } = 24;
+
     public int Seed { get; init; } = 1;
 
     /// <summary>Clustering settings (M4 has few series, so clusters are allowed from 25 series).</summary>
@@ -102,11 +108,12 @@ public static class ClusterBenchmark
                 continue;
             }
 
-            int support = Math.Min(options.MaxSupport, cluster.SeasonLength);
+            int season = cluster.PrimaryPeriod > 0 ? cluster.SeasonLength : options.AperiodicSeason;
+            int support = Math.Min(options.MaxSupport, season);
             int hourly = clusterMembers.Count(i => series[i].Dataset == 0);
             int query = hourly * 2 >= clusterMembers.Count ? Datasets[0].Horizon : Datasets[1].Horizon;
             int iterations = Math.Max(options.MinIterationsPerCluster, options.TotalIterations * clusterMembers.Count / series.Count);
-            var sampler = new M4TaskSampler(series, clusterMembers, cluster.PrimaryPeriod, cluster.SeasonLength, support, query);
+            var sampler = new M4TaskSampler(series, clusterMembers, cluster.PrimaryPeriod, season, support, query);
             streams.Add(new ClusterStream(cluster, sampler, support, query, iterations, hourly, clusterMembers.Count - hourly));
         }
 

@@ -19,8 +19,8 @@ public sealed record ClusterBenchmarkOptions
     /// <summary>The global learner trains round-robin over the clusters' task streams in chunks of this many iterations.</summary>
     public int GlobalChunk { get; init; } = 200;
 
-    /// <summary>Inner SGD steps in training and at forecast time.</summary>
-    public int InnerSteps { get; init; } = 1;
+    /// <summary>Inner SGD steps at forecast time; training draws 1..InnerSteps per meta-batch (Meta-SGD "any steps").</summary>
+    public int InnerSteps { get; init; } = 3;
 
     /// <summary>Longest support window (season) in points.</summary>
     public int MaxSupport { get; init; } = 168;
@@ -123,7 +123,7 @@ public static class ClusterBenchmark
         var perClusterWatch = Stopwatch.StartNew();
         foreach (ClusterStream stream in streams)
         {
-            using var learner = MetaLearner.Create(LearnerOptions(options, stream.Cluster.Id));
+            using var learner = MetaLearner.Create(LearnerOptions(options));
             MetaTrainingReport report = learner.Train(stream.Sampler, stream.Iterations, stream.Support, stream.Query);
             perCluster[stream.Cluster.Id] = learner.ExportParameters();
             runs.Add(new ClusterRun(
@@ -134,27 +134,36 @@ public static class ClusterBenchmark
 
         perClusterWatch.Stop();
 
-        // The global learner sees exactly the same task streams, interleaved, for the same total number of iterations.
+        // The global learner sees the same task streams for the same total number of iterations: clusters sharing a
+        // task shape (K, query) are pooled into one stream, each task drawn from a cluster in proportion to its
+        // iterations; the pools take turns in chunks (the task shape is fixed within one Train call).
         progress?.Invoke("training the global learner on all clusters' tasks");
         var globalWatch = Stopwatch.StartNew();
-        MetaParameters global;
-        using (var learner = MetaLearner.Create(LearnerOptions(options, 10_000)))
+        var pools = new List<(PooledSampler Sampler, int Support, int Query, int Iterations)>();
+        foreach (var shape in streams.GroupBy(s => (s.Support, s.Query)))
         {
-            var remaining = streams.ConvertAll(s => s.Iterations);
+            var pooled = new PooledSampler([.. shape.Select(s => ((ITaskSampler)s.Sampler, (double)s.Iterations))]);
+            pools.Add((pooled, shape.Key.Support, shape.Key.Query, shape.Sum(s => s.Iterations)));
+        }
+
+        MetaParameters global;
+        using (var learner = MetaLearner.Create(LearnerOptions(options)))
+        {
+            var remaining = pools.ConvertAll(p => p.Iterations);
             bool any = true;
             while (any)
             {
                 any = false;
-                for (int s = 0; s < streams.Count; s++)
+                for (int p = 0; p < pools.Count; p++)
                 {
-                    int chunk = Math.Min(options.GlobalChunk, remaining[s]);
+                    int chunk = Math.Min(options.GlobalChunk, remaining[p]);
                     if (chunk <= 0)
                     {
                         continue;
                     }
 
-                    learner.Train(streams[s].Sampler, chunk, streams[s].Support, streams[s].Query);
-                    remaining[s] -= chunk;
+                    learner.Train(pools[p].Sampler, chunk, pools[p].Support, pools[p].Query);
+                    remaining[p] -= chunk;
                     any = true;
                 }
             }
@@ -171,17 +180,18 @@ public static class ClusterBenchmark
             perClusterMase, globalMase, cells, runs, perClusterWatch.Elapsed.TotalSeconds, globalWatch.Elapsed.TotalSeconds, stopwatch.Elapsed.TotalSeconds);
     }
 
-    private static MetaLearnerOptions LearnerOptions(ClusterBenchmarkOptions options, int salt) => new()
+    private static MetaLearnerOptions LearnerOptions(ClusterBenchmarkOptions options) => new()
     {
         InputSize = SeasonalTask.InputSize,
         HiddenSizes = [40, 40],
         Algorithm = MetaAlgorithm.MetaSgd,
         InnerSteps = options.InnerSteps,
+        SampleInnerSteps = options.InnerSteps > 1,
         InnerLearningRate = 0.01f,
         OuterLearningRate = 1e-3f,
         MetaBatchSize = 25,
         // The same seed for every learner, so that per-cluster and global start from the same initialisation.
-        Seed = options.Seed + (0 * salt),
+        Seed = options.Seed,
     };
 
     /// <summary>MASE per method and data set: per-cluster learners, the global learner, and the seasonal naive forecast.</summary>
@@ -366,6 +376,41 @@ public static class ClusterBenchmark
     }
 
     private sealed record ClusterStream(ClusterInfo Cluster, M4TaskSampler Sampler, int Support, int Query, int Iterations, int Hourly, int Weekly);
+
+    /// <summary>Tasks drawn from several samplers of the same task shape, each with a weight.</summary>
+    private sealed class PooledSampler(IReadOnlyList<(ITaskSampler Sampler, double Weight)> samplers) : ITaskSampler
+    {
+        private readonly double _total = samplers.Sum(s => s.Weight);
+
+        public int InputSize => SeasonalTask.InputSize;
+
+        public void Sample(Random random, int tasks, int supportSize, int querySize, Span<float> supportX, Span<float> supportY, Span<float> queryX, Span<float> queryY)
+        {
+            int inputs = SeasonalTask.InputSize;
+            for (int task = 0; task < tasks; task++)
+            {
+                double draw = random.NextDouble() * _total;
+                ITaskSampler chosen = samplers[^1].Sampler;
+                foreach ((ITaskSampler sampler, double weight) in samplers)
+                {
+                    if (draw < weight)
+                    {
+                        chosen = sampler;
+                        break;
+                    }
+
+                    draw -= weight;
+                }
+
+                chosen.Sample(
+                    random, 1, supportSize, querySize,
+                    supportX.Slice(task * supportSize * inputs, supportSize * inputs),
+                    supportY.Slice(task * supportSize, supportSize),
+                    queryX.Slice(task * querySize * inputs, querySize * inputs),
+                    queryY.Slice(task * querySize, querySize));
+            }
+        }
+    }
 
     /// <summary>Training windows of one cluster's series (training parts only), encoded like the scoring tasks.</summary>
     private sealed class M4TaskSampler : ITaskSampler

@@ -54,4 +54,51 @@ public sealed class SeriesFeaturesTests
             Assert.All(features, f => Assert.True(float.IsFinite(f)));
         }
     }
+
+    [Fact]
+    public void The_detector_fast_path_gives_the_same_features_as_extract()
+    {
+        foreach (float[] values in new[]
+        {
+            SeriesFactory.Seasonal(seed: 4, 24 * 30, 24, secondary: 168, missing: 0.1f, disturbed: true),
+            SeriesFactory.RandomWalk(4, 300),
+            new float[20],
+        })
+        {
+            var fast = new float[SeriesFeatures.Count];
+            var slow = new float[SeriesFeatures.Count];
+            PeriodEstimate period = _detector.DetectWithFeatures(values, fast);
+            SeriesFeatures.Extract(values, period, slow);
+
+            for (int f = 0; f < SeriesFeatures.Count; f++)
+            {
+                Assert.True(Math.Abs(fast[f] - slow[f]) < 1e-3f, $"{SeriesFeatures.Names[f]}: {fast[f]} against {slow[f]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Extraction_on_many_threads_matches_one_thread()
+    {
+        float[][] series = Enumerable.Range(0, 64).Select(i => SeriesFactory.Seasonal(i, 24 * 20, 24, disturbed: true)).ToArray();
+        var expected = new float[series.Length][];
+        for (int i = 0; i < series.Length; i++)
+        {
+            expected[i] = new float[SeriesFeatures.Count];
+            _detector.DetectWithFeatures(series[i], expected[i]);
+        }
+
+        var actual = new float[series.Length][];
+        Parallel.For(0, series.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, () => new PeriodDetector(new PeriodDetectorOptions()), (i, _, detector) =>
+        {
+            actual[i] = new float[SeriesFeatures.Count];
+            detector.DetectWithFeatures(series[i], actual[i]);
+            return detector;
+        }, _ => { });
+
+        for (int i = 0; i < series.Length; i++)
+        {
+            Assert.Equal(expected[i], actual[i]);
+        }
+    }
 }

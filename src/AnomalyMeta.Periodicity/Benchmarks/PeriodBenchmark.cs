@@ -239,8 +239,7 @@ public static class PeriodBenchmark
             (i, _, worker) =>
             {
                 float[] values = series[i % series.Count];
-                PeriodEstimate period = worker.Detector.Detect(values);
-                SeriesFeatures.Extract(values, period, worker.Features);
+                PeriodEstimate period = worker.Detector.DetectWithFeatures(values, worker.Features);
                 worker.Checksum += model.Assign(new SeriesProfile(period, worker.Features));
                 return worker;
             },

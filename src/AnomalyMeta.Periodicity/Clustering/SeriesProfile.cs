@@ -9,9 +9,8 @@ public readonly record struct SeriesProfile(PeriodEstimate Period, float[] Featu
     public static SeriesProfile Create(ReadOnlySpan<float> values, PeriodDetector detector)
     {
         ArgumentNullException.ThrowIfNull(detector);
-        PeriodEstimate period = detector.Detect(values);
         var features = new float[SeriesFeatures.Count];
-        SeriesFeatures.Extract(values, period, features);
+        PeriodEstimate period = detector.DetectWithFeatures(values, features);
         return new SeriesProfile(period, features);
     }
 

@@ -60,6 +60,12 @@ public sealed class PeriodDetector
     private float[] _acf = [];
     private int _length;
 
+    // What the last Detect left ready for DetectWithFeatures: filled series (length), its observed points and
+    // the transform length of its periodogram (0 when none was computed).
+    private int _preparedLength;
+    private int _preparedObserved;
+    private int _preparedFftLength;
+
     /// <summary>
     /// Turns off MathNet's parallelism inside one transform (process-wide): detection runs in parallel over series,
     /// and for lengths of 1024 and more MathNet would otherwise split each transform into tasks, three times slower
@@ -78,9 +84,40 @@ public sealed class PeriodDetector
         _options = options;
     }
 
+    /// <summary>
+    /// Detects the periods and writes the <see cref="SeriesFeatures"/> in one go, reusing the detector's gap-filled
+    /// series and periodogram (about a third cheaper than <see cref="Detect"/> then <see cref="SeriesFeatures.Extract"/>,
+    /// with the same features up to float rounding).
+    /// </summary>
+    public PeriodEstimate DetectWithFeatures(ReadOnlySpan<float> values, Span<float> features)
+    {
+        if (features.Length < SeriesFeatures.Count)
+        {
+            throw new ArgumentException($"features needs {SeriesFeatures.Count} elements, found {features.Length}.", nameof(features));
+        }
+
+        PeriodEstimate estimate = Detect(values);
+        if (_preparedLength != values.Length || _preparedFftLength == 0)
+        {
+            SeriesFeatures.Extract(values, estimate, features);
+            return estimate;
+        }
+
+        int n = _preparedLength;
+        Span<float> output = features[..SeriesFeatures.Count];
+        output.Clear();
+        output[8] = 1f - ((float)_preparedObserved / n);
+        SeriesFeatures.Workspace.Describe(
+            _y.AsSpan(0, n), _yDouble.AsSpan(0, n), _prefix.AsSpan(0, n + 1),
+            _power.AsSpan(0, (_preparedFftLength / 2) + 1), estimate, output);
+        return estimate;
+    }
+
     /// <summary>Detects the periods of <paramref name="values"/>; NaN (or any non-finite value) marks a missing point.</summary>
     public PeriodEstimate Detect(ReadOnlySpan<float> values)
     {
+        _preparedLength = 0;
+        _preparedFftLength = 0;
         int n = values.Length;
         if (n < _options.MinLength)
         {
@@ -102,6 +139,8 @@ public sealed class PeriodDetector
         // The moving-average trend eats one period and the phase means need two more: periods up to n / 3.
         int maxPeriod = Math.Min(_options.MaxPeriod, n / 3);
         SeasonalDecomposition.PrefixSums(yDouble, _prefix.AsSpan(0, n + 1));
+        _preparedLength = n;
+        _preparedObserved = observed;
         _candidateCount = 0;
 
         if (!CollectSpectralCandidates(y, maxPeriod))
@@ -326,6 +365,7 @@ public sealed class PeriodDetector
         }
 
         int fftLength = Periodogram.Compute(z, n, _fft, _power);
+        _preparedFftLength = fftLength;
         ReadOnlySpan<float> power = _power.AsSpan(0, (fftLength / 2) + 1);
 
         // Autocorrelation by direct dot products: exact (no circular wrap) and, for lags up to n / 3, cheaper than

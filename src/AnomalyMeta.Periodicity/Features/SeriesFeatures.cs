@@ -27,6 +27,9 @@ public static class SeriesFeatures
     [ThreadStatic]
     private static FeatureWorkspace? _workspace;
 
+    /// <summary>The calling thread's workspace (used by <see cref="PeriodDetector.DetectWithFeatures"/> to skip preparation).</summary>
+    internal static FeatureWorkspace Workspace => _workspace ??= new FeatureWorkspace();
+
     /// <summary>
     /// Writes the <see cref="Count"/> features of <paramref name="values"/> (NaN = missing) into
     /// <paramref name="features"/>, using the periods found by <see cref="PeriodDetector"/>.
@@ -38,11 +41,10 @@ public static class SeriesFeatures
             throw new ArgumentException($"features needs {Count} elements, found {features.Length}.", nameof(features));
         }
 
-        _workspace ??= new FeatureWorkspace();
-        _workspace.Extract(values, period, features[..Count]);
+        Workspace.Extract(values, period, features[..Count]);
     }
 
-    private sealed class FeatureWorkspace
+    internal sealed class FeatureWorkspace
     {
         private float[] _y = [];
         private float[] _scratch = [];
@@ -73,8 +75,26 @@ public static class SeriesFeatures
             }
 
             SeriesPreparation.RemoveSpikes(y, _scratch);
+            Span<double> yDouble = _yDouble.AsSpan(0, n);
+            TensorPrimitives.ConvertChecked<float, double>(y, yDouble);
+            Span<double> prefix = _prefix.AsSpan(0, n + 1);
+            SeasonalDecomposition.PrefixSums(yDouble, prefix);
+            Describe(y, yDouble, prefix, spectralPower: default, period, features);
+        }
+
+        /// <summary>
+        /// Features of a gap-filled, de-spiked series <paramref name="y"/> (also as doubles with running sums).
+        /// <paramref name="spectralPower"/> is its periodogram (bins 0..N/2 of the linearly detrended series) when
+        /// the caller already has it; empty to compute it here.
+        /// </summary>
+        public void Describe(
+            ReadOnlySpan<float> y, ReadOnlySpan<double> yDouble, ReadOnlySpan<double> prefix, ReadOnlySpan<float> spectralPower,
+            PeriodEstimate period, Span<float> features)
+        {
+            int n = y.Length;
+            Grow(n);
             float mean = TensorPrimitives.Sum(y) / n;
-            float std = MathF.Sqrt(MathF.Max(TensorPrimitives.SumOfSquares(y) / n - (mean * mean), 0f));
+            float std = MathF.Sqrt(MathF.Max((TensorPrimitives.SumOfSquares(y) / n) - (mean * mean), 0f));
             features[0] = MathF.Log(1f + period.PrimaryPeriod);
             features[1] = MathF.Log(1f + period.SecondaryPeriod);
             features[13] = period.Strength;
@@ -85,28 +105,29 @@ public static class SeriesFeatures
             }
 
             // Linear fit on the standardised series: slope over the whole length, in standard deviations.
-            Span<float> z = _scratch.AsSpan(0, n);
             double meanT = (n - 1) / 2.0;
             double sumTY = 0;
             for (int t = 0; t < n; t++)
             {
-                z[t] = (y[t] - mean) / std;
-                sumTY += (t - meanT) * z[t];
+                sumTY += (t - meanT) * (y[t] - mean);
             }
 
-            double slope = sumTY / (n * (((double)n * n) - 1) / 12.0);
+            double slope = sumTY / std / (n * (((double)n * n) - 1) / 12.0);
             features[7] = (float)Math.Clamp(slope * n, -10, 10);
-            for (int t = 0; t < n; t++)
+            if (spectralPower.IsEmpty)
             {
-                z[t] -= (float)(slope * (t - meanT));
+                Span<float> z = _scratch.AsSpan(0, n);
+                for (int t = 0; t < n; t++)
+                {
+                    z[t] = (float)(((y[t] - mean) / std) - (slope * (t - meanT)));
+                }
+
+                int fftLength = Periodogram.Compute(z, n, _fft, _power);
+                spectralPower = _power.AsSpan(0, (fftLength / 2) + 1);
             }
 
-            features[5] = SpectralEntropy(z);
+            features[5] = SpectralEntropy(spectralPower);
 
-            Span<double> yDouble = _yDouble.AsSpan(0, n);
-            TensorPrimitives.ConvertChecked(y, yDouble);
-            Span<double> prefix = _prefix.AsSpan(0, n + 1);
-            SeasonalDecomposition.PrefixSums(yDouble, prefix);
             int season = period.SeasonLength;
             int m = season >= 2 ? SeasonalDecomposition.Detrend(yDouble, prefix, season, _work) : 0;
             if (m == 0 && period.PrimaryPeriod >= 2 && period.PrimaryPeriod != season)
@@ -250,10 +271,10 @@ public static class SeriesFeatures
         }
 
         /// <summary>Shannon entropy of the normalised periodogram over log(bins): 1 for white noise, near 0 for a pure tone.</summary>
-        private float SpectralEntropy(ReadOnlySpan<float> z)
+        private static float SpectralEntropy(ReadOnlySpan<float> spectrum)
         {
-            int fftLength = Periodogram.Compute(z, z.Length, _fft, _power);
-            Span<float> power = _power.AsSpan(1, (fftLength / 2) - 1);
+            // Bins 1..N/2-1: the mean (bin 0) is removed by detrending and the Nyquist bin is counted once.
+            ReadOnlySpan<float> power = spectrum[1..^1];
             float total = TensorPrimitives.Sum(power);
             if (!(total > 0f) || power.Length < 2)
             {

@@ -7,7 +7,7 @@ namespace AnomalyMeta.Storage;
 public sealed record FlaggedPoint(string SeriesKey, DateTime Ts, float Value, float Forecast, float Score);
 
 /// <summary>One line of the run ledger for the on-call engineer.</summary>
-public sealed record RunLine(long RunId, string Kind, DateTime AsOf, string Status, int SeriesScored, int SeriesSkipped,
+public sealed record RunLine(long RunId, string Kind, DateOnly AsOf, string Status, int SeriesScored, int SeriesSkipped,
     int AnomaliesWritten, long? ElapsedMs, string TriggeredBy, string? Reason, string? Error);
 
 /// <summary>What one run did with one series.</summary>

@@ -21,7 +21,7 @@ public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFi
         // Other tests of the class add a few series of their own: at least the fleet is scored.
         Assert.True(summary.SeriesScored >= SmallFleet.Options.SeriesCount * 0.95, $"only {summary.SeriesScored} scored");
         var flagged = await fleet.Queries.FlaggedOnAsync(ScoringDay, CancellationToken.None);
-        var metrics = SyntheticEvaluation.Evaluate(fleet.Generator, flagged);
+        var metrics = SyntheticEvaluation.Evaluate(fleet.Generator, flagged).Overall;
         // Random flags at the same rate would score about 0.05; a working pipeline finds most injected anomalies.
         Assert.True(metrics.F1 > 0.5, $"precision {metrics.Precision:F3}, recall {metrics.Recall:F3}, F1 {metrics.F1:F3}");
     }
@@ -58,7 +58,7 @@ public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFi
         var day = ScoringDay.AddDays(-2);
         string prefix = "bad-" + Guid.NewGuid().ToString("N")[..6];
         var ids = await fleet.Series.RegisterAsync(
-            [new($"{prefix}/constant", 3600), new($"{prefix}/silent-today", 3600), new($"{prefix}/two-days-old", 3600)],
+            [new($"{prefix}/constant", 3600), new($"{prefix}/silent-today", 3600), new($"{prefix}/sparse", 3600)],
             CancellationToken.None);
         var normal = fleet.Generator.Generate(0).Values;
         var rows = new List<DayRow>();
@@ -72,7 +72,13 @@ public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFi
             }
             if (d >= day.AddDays(-1))
             {
-                rows.Add(new DayRow(ids[$"{prefix}/two-days-old"], d, normal.AsSpan(offset, options.PointsPerDay).ToArray()));
+                // New yesterday evening: 6 points before the scoring day, less than half of any season.
+                var points = normal.AsSpan(offset, options.PointsPerDay).ToArray();
+                if (d < day)
+                {
+                    points.AsSpan(0, options.PointsPerDay - 6).Fill(float.NaN);
+                }
+                rows.Add(new DayRow(ids[$"{prefix}/sparse"], d, points));
             }
         }
         await fleet.Series.WriteObservationsAsync(rows, CancellationToken.None);
@@ -86,7 +92,7 @@ public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFi
 
         Assert.Equal("constant", lines[$"{prefix}/constant"].Status);
         Assert.Equal("no_data", lines[$"{prefix}/silent-today"].Status);
-        Assert.Equal("too_short", lines[$"{prefix}/two-days-old"].Status);
+        Assert.Equal("too_short", lines[$"{prefix}/sparse"].Status);
         Assert.Equal("no_model", lines[$"{prefix}/unassigned"].Status);
         Assert.All(lines.Values.Where(l => l.Status != "scored"), l => Assert.False(string.IsNullOrWhiteSpace(l.Detail)));
         Assert.True(lines.Values.Count(l => l.Status == "scored") >= options.SeriesCount * 0.95);

@@ -65,7 +65,9 @@ internal static class DemoCommand
         Phase("generate and ingest");
 
         var lastHistoryDay = fleet.ScoringDay.AddDays(-1);
-        var training = new TrainingOptions { Iterations = iterations, HistoryDays = fleet.HistoryDays };
+        var training = services.GetRequiredService<TrainingOptions>();
+        training.Iterations = iterations;
+        training.HistoryDays = fleet.HistoryDays;
         var clustering = await services.GetRequiredService<ClusteringStep>().RunAsync(lastHistoryDay, training.HistoryDays, cancellationToken);
         Phase("periods and clusters");
 
@@ -79,7 +81,8 @@ internal static class DemoCommand
         Phase("morning job (Quartz)");
 
         var flagged = await services.GetRequiredService<AnomalyQueries>().FlaggedOnAsync(fleet.ScoringDay, cancellationToken);
-        var metrics = SyntheticEvaluation.Evaluate(generator, flagged);
+        var evaluation = SyntheticEvaluation.Evaluate(generator, flagged);
+        var metrics = evaluation.Overall;
         Phase("evaluation");
 
         Console.WriteLine();
@@ -99,6 +102,10 @@ internal static class DemoCommand
         Console.WriteLine($"| precision | {metrics.Precision:F3} |");
         Console.WriteLine($"| recall | {metrics.Recall:F3} |");
         Console.WriteLine($"| F1 | {metrics.F1:F3} |");
+        foreach (var (family, m) in evaluation.ByFamily.OrderBy(f => f.Key))
+        {
+            Console.WriteLine($"| {family} series: precision / recall / F1 | {m.Precision:F3} / {m.Recall:F3} / {m.F1:F3} |");
+        }
         foreach (var (name, seconds) in phases)
         {
             Console.WriteLine($"| {name} | {seconds:F1} s |");

@@ -139,7 +139,8 @@ public sealed class MorningScoring(
             using var stream = new MemoryStream(model.Checkpoint, writable: false);
             using var learner = MetaLearner.Load(stream);
             result[model.ClusterId] = new ClusterScoringModel(model.ClusterId, new FastAdapter(learner.ExportParameters()),
-                configuration.PrimaryPeriod, configuration.SecondaryPeriod, configuration.PointsPerDay, options.AdaptationSteps);
+                configuration.PrimaryPeriod, configuration.SecondaryPeriod, configuration.PointsPerDay,
+                options.AdaptationSteps ?? configuration.InnerSteps);
         }
         return (clustering.Version, result);
     }

@@ -26,6 +26,7 @@ public static class AnomalyMetaServices
         services.AddSingleton<RunLedger>();
         services.AddSingleton(configuration.GetSection(ScoringOptions.Section).Get<ScoringOptions>() ?? new ScoringOptions());
         services.AddSingleton<AnomalyQueries>();
+        services.AddSingleton(configuration.GetSection(TrainingOptions.Section).Get<TrainingOptions>() ?? new TrainingOptions());
         services.AddSingleton<MorningScoring>();
         services.AddSingleton<ClusteringStep>();
         services.AddSingleton<MetaTrainingStep>();

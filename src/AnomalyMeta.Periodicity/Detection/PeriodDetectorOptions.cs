@@ -27,6 +27,12 @@ public sealed class PeriodDetectorOptions
     /// <summary>Candidates taken from the periodogram and, separately, from the autocorrelation peaks.</summary>
     public int CandidatesPerSource { get; init; } = 5;
 
+    /// <summary>
+    /// Longest lag scanned for autocorrelation peaks; longer periods come from the periodogram (refined on the
+    /// autocorrelation hill around each peak). Keeps long series from paying a quadratic autocorrelation.
+    /// </summary>
+    public int AcfScanLimit { get; init; } = 400;
+
     /// <summary>Multiples of the primary period tried as secondary period (7 finds 168 from 24).</summary>
     public int MaxMultiple { get; init; } = 7;
 

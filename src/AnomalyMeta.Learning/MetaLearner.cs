@@ -93,7 +93,7 @@ public sealed class MetaLearner : IDisposable
         var curve = new List<double>(blocks + 1);
         var tailStart = iterations - Math.Max(1, iterations / 10);
         double blockSum = 0, tailSum = 0;
-        int blockCount = 0, tailCount = 0, done = 0;
+        int blockCount = 0, tailCount = 0, done = 0, skipped = 0;
 
         var stopwatch = Stopwatch.StartNew();
         for (var iteration = 0; iteration < iterations && !cancellationToken.IsCancellationRequested; iteration++)
@@ -105,15 +105,31 @@ public sealed class MetaLearner : IDisposable
                 var innerSteps = _options.SampleInnerSteps && _options.InnerSteps > 1 ? _random.Next(1, _options.InnerSteps + 1) : _options.InnerSteps;
                 var outer = MetaLoss(supportX, supportY, queryX, queryY, tasks, supportSize, querySize, innerSteps);
                 optimizer.zero_grad();
-                outer.backward();
-                if (_options.GradientClipNorm > 0f)
+                loss = outer.item<float>();
+                // An inner loop that blew up (e.g. Meta-SGD step sizes too large for this many steps) would turn
+                // Adam's moments into NaN for good: such a meta-batch is skipped, and counted in the report.
+                var finite = double.IsFinite(loss);
+                if (finite)
                 {
-                    nn.utils.clip_grad_norm_(trainable, _options.GradientClipNorm);
+                    outer.backward();
+                    if (_options.GradientClipNorm > 0f)
+                    {
+                        finite = double.IsFinite(nn.utils.clip_grad_norm_(trainable, _options.GradientClipNorm));
+                    }
+
+                    if (finite)
+                    {
+                        optimizer.step();
+                    }
                 }
 
-                optimizer.step();
                 schedule?.step();
-                loss = outer.item<float>();
+                if (!finite)
+                {
+                    skipped++;
+                    done++;
+                    continue;
+                }
             }
 
             done++;
@@ -140,7 +156,7 @@ public sealed class MetaLearner : IDisposable
         }
 
         var final = tailCount > 0 ? tailSum / tailCount : (curve.Count > 0 ? curve[^1] : double.NaN);
-        return new MetaTrainingReport(done, stopwatch.Elapsed.TotalSeconds, final, curve);
+        return new MetaTrainingReport(done, stopwatch.Elapsed.TotalSeconds, final, curve) { SkippedIterations = skipped };
     }
 
     /// <summary>Plain float copies of the meta-parameters (and Meta-SGD step sizes) for <see cref="FastAdapter"/>.</summary>

@@ -93,12 +93,13 @@ internal static class BenchSinusoidCommand
         }
 
         text.AppendLine();
-        text.Append(culture, $"Meta-training speed (second-order MAML): {result.MetaIterationsPerSecond:F0} iterations/s with {result.Options.TorchThreads} libtorch thread(s).");
+        var speedOf = result.Variants.Any(v => v.Name == SinusoidVariants.Maml) ? "second-order MAML" : result.Variants.Count > 0 ? result.Variants[0].Name : "none";
+        text.Append(culture, $"Meta-training speed ({speedOf}): {result.MetaIterationsPerSecond:F0} iterations/s with {result.Options.TorchThreads} libtorch thread(s).");
         return text.ToString();
     }
 
     // JSON has no NaN or infinity: a diverged adaptation is written as null.
-    private static JsonNode? Number(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
+    private static JsonValue? Number(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
 
     private static JsonObject ToJson(SinusoidBenchmarkResult result)
     {
@@ -127,6 +128,7 @@ internal static class BenchSinusoidCommand
                 ["iterations_per_second"] = variant.Training.IterationsPerSecond,
                 ["seconds"] = variant.Training.ElapsedSeconds,
                 ["final_meta_loss"] = Number(variant.Training.FinalMetaLoss),
+                ["skipped_iterations"] = variant.Training.SkippedIterations,
             };
         }
 

@@ -116,7 +116,7 @@ public static class SinusoidBenchmark
             using var learner = MetaLearner.Create(learnerOptions);
             progress?.Invoke($"{name}: training {options.Iterations} iterations");
             var training = learner.Train(sampler, options.Iterations, options.TrainingShots, options.TrainingQueryPoints, cancellationToken);
-            progress?.Invoke($"{name}: {training.IterationsPerSecond:F0} iterations/s, final meta-loss {training.FinalMetaLoss:F3}");
+            progress?.Invoke($"{name}: {training.IterationsPerSecond:F0} iterations/s, final meta-loss {training.FinalMetaLoss:F3}, {training.SkippedIterations} non-finite meta-batches skipped");
 
             var parameters = learner.ExportParameters();
             if (name == SinusoidVariants.Pretrained)

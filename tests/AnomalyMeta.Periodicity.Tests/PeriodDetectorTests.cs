@@ -86,6 +86,15 @@ public sealed class PeriodDetectorTests
     }
 
     [Fact]
+    public void A_series_shorter_than_two_expected_periods_is_too_short()
+    {
+        var hourly = new PeriodDetector(new PeriodDetectorOptions { ExpectedPeriod = 24 });
+
+        Assert.Equal(PeriodStatus.TooShort, hourly.Detect(SeriesFactory.Seasonal(seed: 1, 40, 24)).Status);
+        Assert.Equal(PeriodStatus.Periodic, hourly.Detect(SeriesFactory.Seasonal(seed: 1, 24 * 10, 24)).Status);
+    }
+
+    [Fact]
     public void Invalid_options_are_rejected()
     {
         Assert.Throws<ArgumentException>(() => new PeriodDetector(new PeriodDetectorOptions { MinPeriod = 1 }));

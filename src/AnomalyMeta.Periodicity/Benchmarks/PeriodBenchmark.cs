@@ -152,7 +152,7 @@ public static class PeriodBenchmark
             string label = TruePeriods[p] switch
             {
                 0 => "none",
-                168 => "24+168",
+                168 => "24/168",
                 _ => TruePeriods[p].ToString(CultureInfo.InvariantCulture),
             };
             periodSlices.Add(new AccuracySlice(label, perPeriod[p, 0], perPeriod[p, 1]));

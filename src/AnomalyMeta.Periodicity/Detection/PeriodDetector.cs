@@ -121,7 +121,7 @@ public sealed class PeriodDetector
         _preparedLength = 0;
         _preparedFftLength = 0;
         int n = values.Length;
-        if (n < _options.MinLength)
+        if (n < _options.MinLength || n < 2 * _options.ExpectedPeriod)
         {
             return new PeriodEstimate(PeriodStatus.TooShort, 0, 0, 0f);
         }
@@ -130,7 +130,7 @@ public sealed class PeriodDetector
         _length = n;
         Span<float> y = _y.AsSpan(0, n);
         int observed = SeriesPreparation.FillGaps(values, y);
-        if (observed < _options.MinLength)
+        if (observed < _options.MinLength || observed < 2 * _options.ExpectedPeriod)
         {
             return new PeriodEstimate(PeriodStatus.TooShort, 0, 0, 0f);
         }

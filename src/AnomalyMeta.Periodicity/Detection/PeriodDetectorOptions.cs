@@ -12,6 +12,13 @@ public sealed class PeriodDetectorOptions
     /// <summary>Series with fewer observed (non-NaN) points than this get <see cref="PeriodStatus.TooShort"/>.</summary>
     public int MinLength { get; init; } = 12;
 
+    /// <summary>
+    /// The period the caller expects from the sampling step (24 for hourly data), 0 when unknown. A series with
+    /// fewer than two such periods of points gets <see cref="PeriodStatus.TooShort"/> instead of a verdict of
+    /// "aperiodic" it cannot support. Without it, a series can confirm periods up to a third of its length.
+    /// </summary>
+    public int ExpectedPeriod { get; init; }
+
     /// <summary>Adjusted seasonal strength a candidate needs to be confirmed.</summary>
     public float MinStrength { get; init; } = 0.3f;
 
@@ -63,6 +70,11 @@ public sealed class PeriodDetectorOptions
         if (MinLength < 3 * MinPeriod)
         {
             throw new ArgumentException($"MinLength ({MinLength}) must be at least 3 * MinPeriod ({3 * MinPeriod}).");
+        }
+
+        if (ExpectedPeriod < 0)
+        {
+            throw new ArgumentException($"ExpectedPeriod must be 0 (unknown) or positive, found {ExpectedPeriod}.");
         }
 
         if (MinStrength is <= 0f or >= 1f || DivisorStrengthRatio is <= 0f or > 1f)

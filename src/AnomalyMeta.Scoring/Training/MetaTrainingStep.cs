@@ -23,6 +23,7 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
         var clustering = await clusterings.LoadLatestAsync(cancellationToken)
             ?? throw new InvalidOperationException("No clustering in the database: run `anomalymeta cluster` first.");
         var samples = await SampleHistoriesAsync(clustering.Version, lastHistoryDay, options, cancellationToken);
+        MetaLearner.UseTorchThreads(options.TorchThreads);
 
         var trained = new List<TrainedCluster>();
         foreach (var cluster in clustering.Clusters)

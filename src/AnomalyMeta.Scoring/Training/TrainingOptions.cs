@@ -30,4 +30,7 @@ public sealed class TrainingOptions
     public int HistoryDays { get; set; } = 28;
 
     public int Seed { get; set; } = 1;
+
+    /// <summary>libtorch threads while training (see <see cref="MetaLearner.UseTorchThreads"/>).</summary>
+    public int TorchThreads { get; set; } = 1;
 }

@@ -8,7 +8,7 @@ public sealed class TrainingOptions
     public const string Section = "Training";
 
     /// <summary>Meta-iterations per cluster.</summary>
-    public int Iterations { get; set; } = 500;
+    public int Iterations { get; set; } = 1000;
 
     /// <summary>
     /// Meta-SGD by default: it learns a step size per parameter, so the few steps of the morning adaptation go

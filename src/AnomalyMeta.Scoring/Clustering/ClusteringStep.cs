@@ -79,14 +79,18 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
             var profiles = new SeriesProfile?[batch.Count];
             // Detection and features are per series and CPU-bound: spread the batch over the cores, one detector
             // (with its buffers) per worker.
-            Parallel.For(0, batch.Count, () => new PeriodDetector(new PeriodDetectorOptions()), (i, _, detector) =>
+            // Days are 86400 / step points: fewer than two days of them is too short to call aperiodic.
+            Parallel.For(0, batch.Count, () => new PeriodDetector(new PeriodDetectorOptions { ExpectedPeriod = batch.Series[0].PointsPerDay }), (i, _, detector) =>
             {
                 var history = batch.Series[i];
                 if (history.DaysObserved == 0 || (onlyUnassignedAfter is int version && history.ClusterVersion == version))
                 {
                     return detector;
                 }
-                profiles[i] = SeriesProfile.Create(batch.PointsOf(i), detector);
+                var features = new float[SeriesFeatures.Count];
+                // One pass: detection's filled series and periodogram feed the features too.
+                var period = detector.DetectWithFeatures(batch.PointsOf(i), features);
+                profiles[i] = new SeriesProfile(period, features);
                 return detector;
             }, _ => { });
             for (int i = 0; i < batch.Count; i++)

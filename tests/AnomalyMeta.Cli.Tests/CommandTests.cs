@@ -41,4 +41,31 @@ public sealed class CommandTests
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("--as-of", result.Error + result.Output);
     }
+
+    [Fact]
+    public async Task A_malformed_csv_is_refused_by_ingest_with_its_line_and_field_named()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"anomalymeta-{Guid.NewGuid():N}.csv");
+        await File.WriteAllLinesAsync(path, ["series_key,timestamp,value", "s1,2026-11-22T01:00:00Z,1.0", "s1,2026-11-22T02:00:00Z,n/a"]);
+        try
+        {
+            var result = await CliProcess.RunAsync("ingest", path);
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("line 3, field 'value': 'n/a' is not a finite number", result.Error);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task The_demo_refuses_a_history_too_short_to_find_a_weekly_period()
+    {
+        var result = await CliProcess.RunAsync("demo", "--days", "3");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--days at least 14", result.Error);
+    }
 }

@@ -45,6 +45,11 @@ internal static class DemoCommand
 
     private static async Task<int> RunAsync(SyntheticFleetOptions fleet, int iterations, FileInfo? json, string? database, CancellationToken cancellationToken)
     {
+        // Two weeks is the least that shows a weekly period twice; the detector needs it to find 168.
+        if (fleet.SeriesCount < 1 || fleet.HistoryDays < 14 || iterations < 1)
+        {
+            throw new ArgumentException($"demo: --series must be at least 1 (found {fleet.SeriesCount}), --days at least 14 (found {fleet.HistoryDays}), --iterations at least 1 (found {iterations}).");
+        }
         var phases = new List<(string Name, double Seconds)>();
         var total = Stopwatch.StartNew();
         var clock = Stopwatch.StartNew();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using AnomalyMeta.Scoring.Clustering;
+using AnomalyMeta.Scoring.Ingest;
 using AnomalyMeta.Scoring.Runs;
 using AnomalyMeta.Scoring.Training;
 using AnomalyMeta.Storage;
@@ -15,6 +16,7 @@ internal static class PipelineCommands
     public static IEnumerable<Command> All()
     {
         yield return Migrate();
+        yield return Ingest();
         yield return Cluster();
         yield return Train();
         yield return Score();
@@ -43,6 +45,21 @@ internal static class PipelineCommands
         {
             DatabaseMigrator.Migrate(PostgresSettings.FromEnvironment(), DatabaseMigrator.FindMigrationsDirectory());
             Console.WriteLine("Database is up to date.");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Ingest()
+    {
+        var file = new Argument<FileInfo>("file") { Description = "CSV with the header series_key,timestamp,value (UTC timestamps; empty value = missing point)." };
+        var step = new Option<int>("--step-seconds") { Description = "Sampling step of the series in the file.", DefaultValueFactory = _ => 3600 };
+        var command = new Command("ingest", "Load observations from a CSV file: checked whole first, so a bad file writes nothing.") { file, step };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var host = CliHost.Build();
+            var report = await host.Services.GetRequiredService<CsvIngest>().IngestAsync(parse.GetRequiredValue(file).FullName, parse.GetValue(step), cancellationToken);
+            Console.WriteLine($"Ingested {report.Rows:N0} rows: {report.Series:N0} series, {report.DayRows:N0} day rows.");
             return 0;
         });
         return command;

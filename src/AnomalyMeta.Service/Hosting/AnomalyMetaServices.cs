@@ -31,6 +31,7 @@ public static class AnomalyMetaServices
         services.AddSingleton<ClusteringStep>();
         services.AddSingleton<MetaTrainingStep>();
         services.AddSingleton<SyntheticFleetIngest>();
+        services.AddSingleton<CsvIngest>();
 
         var scheduling = configuration.GetSection(MorningScheduleOptions.Section).Get<MorningScheduleOptions>() ?? new MorningScheduleOptions();
         scheduling.Validate();

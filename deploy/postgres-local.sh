@@ -31,6 +31,21 @@ else
   as_owner() { "$@"; }
 fi
 
+# Another checkout's server (or one left running) may already serve the port: reuse it when our role can log in,
+# since two servers cannot share a port.
+if ! as_owner "$bin/pg_ctl" status -D "$data" >/dev/null 2>&1 && "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
+  if PGPASSWORD=$password "$bin/psql" -h 127.0.0.1 -p "$port" -U "$user" -d postgres -v ON_ERROR_STOP=1 -qtA -c "select 1" >/dev/null 2>&1; then
+    log "reusing the PostgreSQL server already listening on 127.0.0.1:$port"
+    if [ "$(PGPASSWORD=$password "$bin/psql" -h 127.0.0.1 -p "$port" -U "$user" -d postgres -qtA -c "select 1 from pg_database where datname = '$database'")" != "1" ]; then
+      PGPASSWORD=$password "$bin/psql" -h 127.0.0.1 -p "$port" -U "$user" -d postgres -v ON_ERROR_STOP=1 -qc "create database $database" >&2
+    fi
+    echo "Host=127.0.0.1;Port=$port;Username=$user;Password=$password;Database=$database"
+    exit 0
+  fi
+  log "127.0.0.1:$port is taken by a server where role '$user' cannot log in: set ANOMALYMETA_PG_PORT to a free port"
+  exit 1
+fi
+
 if [ ! -s "$data/PG_VERSION" ]; then
   log "initialising a cluster in $data"
   mkdir -p "$data"

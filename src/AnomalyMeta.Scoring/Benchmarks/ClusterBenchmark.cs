@@ -3,6 +3,7 @@ using AnomalyMeta.Core.Forecasting;
 using AnomalyMeta.Learning;
 using AnomalyMeta.Periodicity;
 using AnomalyMeta.Periodicity.Benchmarks;
+using AnomalyMeta.Scoring.Training;
 using TorchSharp;
 
 namespace AnomalyMeta.Scoring.Benchmarks;
@@ -113,7 +114,12 @@ public static class ClusterBenchmark
             int hourly = clusterMembers.Count(i => series[i].Dataset == 0);
             int query = hourly * 2 >= clusterMembers.Count ? Datasets[0].Horizon : Datasets[1].Horizon;
             int iterations = Math.Max(options.MinIterationsPerCluster, options.TotalIterations * clusterMembers.Count / series.Count);
-            var sampler = new M4TaskSampler(series, clusterMembers, cluster.PrimaryPeriod, season, support, query);
+            var histories = new List<TrainingHistory>(clusterMembers.Count);
+            foreach (int i in clusterMembers)
+            {
+                histories.Add(new TrainingHistory(i, 0, series[i].Train));
+            }
+            var sampler = new SeriesTaskSampler(histories, cluster.PrimaryPeriod, season, support + query);
             streams.Add(new ClusterStream(cluster, sampler, support, query, iterations, hourly, clusterMembers.Count - hourly));
         }
 
@@ -375,7 +381,7 @@ public static class ClusterBenchmark
         public int Cluster { get; set; }
     }
 
-    private sealed record ClusterStream(ClusterInfo Cluster, M4TaskSampler Sampler, int Support, int Query, int Iterations, int Hourly, int Weekly);
+    private sealed record ClusterStream(ClusterInfo Cluster, SeriesTaskSampler Sampler, int Support, int Query, int Iterations, int Hourly, int Weekly);
 
     /// <summary>Tasks drawn from several samplers of the same task shape, each with a weight.</summary>
     private sealed class PooledSampler(IReadOnlyList<(ITaskSampler Sampler, double Weight)> samplers) : ITaskSampler
@@ -408,71 +414,6 @@ public static class ClusterBenchmark
                     supportY.Slice(task * supportSize, supportSize),
                     queryX.Slice(task * querySize * inputs, querySize * inputs),
                     queryY.Slice(task * querySize, querySize));
-            }
-        }
-    }
-
-    /// <summary>Training windows of one cluster's series (training parts only), encoded like the scoring tasks.</summary>
-    private sealed class M4TaskSampler : ITaskSampler
-    {
-        private const float TargetClip = 10f;
-
-        private readonly List<Series> _series;
-        private readonly List<int> _usable = [];
-
-        public M4TaskSampler(List<Series> series, List<int> members, int primaryPeriod, int seasonLength, int support, int query)
-        {
-            _series = series;
-            PrimaryPeriod = primaryPeriod;
-            SeasonLength = seasonLength;
-            foreach (int i in members)
-            {
-                if (series[i].Train.Length >= support + query)
-                {
-                    _usable.Add(i);
-                }
-            }
-
-            if (_usable.Count == 0)
-            {
-                // Every member is shorter than one window: train on the longest ones by shrinking nothing, fail clearly.
-                throw new InvalidOperationException($"No series of the cluster has the {support + query} training points a task needs.");
-            }
-        }
-
-        public int PrimaryPeriod { get; }
-
-        public int SeasonLength { get; }
-
-        public int InputSize => SeasonalTask.InputSize;
-
-        public void Sample(Random random, int tasks, int supportSize, int querySize, Span<float> supportX, Span<float> supportY, Span<float> queryX, Span<float> queryY)
-        {
-            int inputs = SeasonalTask.InputSize;
-            for (int task = 0; task < tasks; task++)
-            {
-                for (int attempt = 0; ; attempt++)
-                {
-                    float[] values = _series[_usable[random.Next(_usable.Count)]].Train;
-                    int queryStart = supportSize + random.Next(values.Length - supportSize - querySize + 1);
-                    ReadOnlySpan<float> support = values.AsSpan(queryStart - supportSize, supportSize);
-                    if (!SeasonalTask.TryNormalisation(support, out float mean, out float scale) && attempt < 16)
-                    {
-                        continue;
-                    }
-
-                    long first = queryStart - supportSize;
-                    SeasonalTask.EncodeInputs(first, supportSize, PrimaryPeriod, SeasonLength, supportX.Slice(task * supportSize * inputs, supportSize * inputs));
-                    SeasonalTask.EncodeInputs(queryStart, querySize, PrimaryPeriod, SeasonLength, queryX.Slice(task * querySize * inputs, querySize * inputs));
-                    SeasonalTask.Normalise(support, mean, scale, supportY.Slice(task * supportSize, supportSize));
-                    Span<float> targets = queryY.Slice(task * querySize, querySize);
-                    SeasonalTask.Normalise(values.AsSpan(queryStart, querySize), mean, scale, targets);
-                    // A trending weekly series can put its query tens of support deviations away; clipped, such
-                    // tasks still say "up" without their squared error drowning every other task's gradient.
-                    System.Numerics.Tensors.TensorPrimitives.Min(targets, TargetClip, targets);
-                    System.Numerics.Tensors.TensorPrimitives.Max(targets, -TargetClip, targets);
-                    break;
-                }
             }
         }
     }

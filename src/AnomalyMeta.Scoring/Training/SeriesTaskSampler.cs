@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using AnomalyMeta.Core.Forecasting;
 using AnomalyMeta.Learning;
 
@@ -10,6 +11,10 @@ namespace AnomalyMeta.Scoring.Training;
 /// </summary>
 public sealed class SeriesTaskSampler : ITaskSampler
 {
+    // A trending series can put its query tens of support deviations away; clipped, such tasks still say "up"
+    // without their squared error drowning every other task's gradient.
+    private const float TargetClip = 10f;
+
     private readonly List<TrainingHistory> _histories;
     private readonly int _primaryPeriod;
     private readonly int _seasonLength;
@@ -34,6 +39,10 @@ public sealed class SeriesTaskSampler : ITaskSampler
     }
 
     public int InputSize => SeasonalTask.InputSize;
+
+    public int PrimaryPeriod => _primaryPeriod;
+
+    public int SeasonLength => _seasonLength;
 
     public int SeriesCount => _histories.Count;
 
@@ -60,7 +69,10 @@ public sealed class SeriesTaskSampler : ITaskSampler
                 SeasonalTask.EncodeInputs(first + supportSize, querySize, _primaryPeriod, _seasonLength,
                     queryX.Slice(task * querySize * inputs, querySize * inputs));
                 SeasonalTask.Normalise(support, mean, scale, supportY.Slice(task * supportSize, supportSize));
-                SeasonalTask.Normalise(query, mean, scale, queryY.Slice(task * querySize, querySize));
+                var targets = queryY.Slice(task * querySize, querySize);
+                SeasonalTask.Normalise(query, mean, scale, targets);
+                TensorPrimitives.Min(targets, TargetClip, targets);
+                TensorPrimitives.Max(targets, -TargetClip, targets);
                 break;
             }
         }

@@ -26,6 +26,15 @@ bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 if [ "$(id -u)" -eq 0 ]; then
   owner=postgres
   as_owner() { runuser -u postgres -- "$@"; }
+  # A checkout under a private folder (say /root) is out of the postgres user's reach: keep the cluster in a
+  # folder of its own outside, one per checkout, rather than loosen the permissions of the user's folders.
+  probe=$data
+  while [ ! -e "$probe" ]; do probe=$(dirname "$probe"); done
+  if [ -z "${ANOMALYMETA_PG_DATA:-}" ] && ! runuser -u postgres -- test -x "$probe"; then
+    data=/var/lib/anomalymeta/$(printf '%s' "$root" | md5sum | cut -c1-12)/pgdata
+    mkdir -p "$(dirname "$data")"
+    log "$root is not reachable by the postgres user: the cluster lives in $data"
+  fi
 else
   owner=$(id -un)
   as_owner() { "$@"; }

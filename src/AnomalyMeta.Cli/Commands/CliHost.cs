@@ -11,6 +11,16 @@ namespace AnomalyMeta.Cli.Commands;
 /// <summary>The generic host the commands run in: the service's wiring, console logging, settings from the usual places.</summary>
 internal static class CliHost
 {
+    /// <summary>ConnectionStrings:Postgres from appsettings.json or the environment, else the local default.</summary>
+    public static string ConnectionString()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddEnvironmentVariables()
+            .Build();
+        return AnomalyMeta.Storage.PostgresSettings.Resolve(configuration.GetConnectionString("Postgres"));
+    }
+
     /// <param name="connectionString">Overrides ConnectionStrings:Postgres (the demo runs in its own database).</param>
     /// <param name="withScheduler">Also run the Quartz scheduler while the host runs (the demo fires the morning job through it).</param>
     public static IHost Build(string? connectionString = null, bool withScheduler = false)

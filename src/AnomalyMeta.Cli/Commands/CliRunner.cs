@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Npgsql;
 
 namespace AnomalyMeta.Cli.Commands;
 
@@ -9,7 +10,16 @@ internal static class CliRunner
     {
         try
         {
-            return await root.Parse(args).InvokeAsync();
+            // Our handlers below turn expected failures into one line; anything else is a bug and keeps its stack trace.
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception exception) when (exception is NpgsqlException or System.Net.Sockets.SocketException
+            || exception.InnerException is NpgsqlException or System.Net.Sockets.SocketException)
+        {
+            // The database is a run-level dependency: say which one and how to bring it up, not a stack trace.
+            await Console.Error.WriteLineAsync($"anomalymeta: PostgreSQL failed: {(exception.InnerException ?? exception).Message}. "
+                + "Is the server up (./deploy/postgres-local.sh) and ConnectionStrings__Postgres right?");
+            return 1;
         }
         catch (Exception exception) when (exception is InvalidDataException or IOException or InvalidOperationException or ArgumentException)
         {

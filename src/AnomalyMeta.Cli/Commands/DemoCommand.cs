@@ -145,7 +145,7 @@ internal static class DemoCommand
     /// <summary>The demo works in a database of its own (`&lt;database&gt;_demo`), dropped and created anew so every run starts clean.</summary>
     private static async Task<string> RecreateDemoDatabaseAsync(string? database, CancellationToken cancellationToken)
     {
-        var builder = new NpgsqlConnectionStringBuilder(PostgresSettings.FromEnvironment());
+        var builder = new NpgsqlConnectionStringBuilder(CliHost.ConnectionString());
         string demoDatabase = database ?? builder.Database + "_demo";
         var admin = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Database = "postgres", Pooling = false };
         await using (var connection = new NpgsqlConnection(admin.ConnectionString))

@@ -43,7 +43,7 @@ internal static class PipelineCommands
         var command = new Command("migrate", "Apply the SQL migrations of db/ to the configured database.");
         command.SetAction(_ =>
         {
-            DatabaseMigrator.Migrate(PostgresSettings.FromEnvironment(), DatabaseMigrator.FindMigrationsDirectory());
+            DatabaseMigrator.Migrate(CliHost.ConnectionString(), DatabaseMigrator.FindMigrationsDirectory());
             Console.WriteLine("Database is up to date.");
             return 0;
         });

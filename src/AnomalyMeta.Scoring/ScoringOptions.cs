@@ -10,7 +10,10 @@ public sealed class ScoringOptions
     /// <summary>Series read, adapted and committed together: the unit of work and of atomicity.</summary>
     public int BatchSize { get; set; } = 4096;
 
-    /// <summary>Days read per series: one season of support (a week for weekly-seasonal hourly data) and the scoring day.</summary>
+    /// <summary>
+    /// Days read per series, at least: one season of support (a week for weekly-seasonal hourly data) and the scoring
+    /// day. A model with a longer season gets the days it needs.
+    /// </summary>
     public int DaysRead { get; set; } = 8;
 
     /// <summary>

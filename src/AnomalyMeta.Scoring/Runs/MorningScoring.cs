@@ -49,7 +49,7 @@ public sealed class MorningScoring(
             var scorer = new BatchScorer(options.Detection);
             var outcomes = new List<SeriesOutcome>(options.BatchSize);
             var anomalies = new List<AnomalyRow>();
-            await foreach (var batch in series.ReadHistoryAsync(request.AsOf, options.DaysRead, options.BatchSize, cancellationToken))
+            await foreach (var batch in series.ReadHistoryAsync(request.AsOf, DaysToRead(scoringModels), options.BatchSize, cancellationToken))
             {
                 using var batchActivity = ScoringTelemetry.Source.StartActivity("scoring batch");
                 var batchClock = Stopwatch.StartNew();
@@ -143,6 +143,17 @@ public sealed class MorningScoring(
                 options.AdaptationSteps ?? configuration.InnerSteps);
         }
         return (clustering.Version, result);
+    }
+
+    /// <summary>Days each window needs: the longest season of any model plus the scoring day, and at least DaysRead.</summary>
+    private int DaysToRead(IReadOnlyDictionary<int, ClusterScoringModel> scoringModels)
+    {
+        int days = options.DaysRead;
+        foreach (var model in scoringModels.Values)
+        {
+            days = Math.Max(days, (model.SeasonLength + (2 * model.PointsPerDay) - 1) / model.PointsPerDay);
+        }
+        return days;
     }
 
     private static ScoringSummary Summarise(ScoringRunRecord run, bool alreadyDone, TimeSpan elapsed) =>

@@ -61,6 +61,21 @@ internal static class SeasonalDecomposition
     }
 
     /// <summary>Sums of the detrended points per phase (phase = index mod period, index 0 at the first detrended point).</summary>
+    /// <summary>
+    /// Mean of the detrended series at each phase of <paramref name="period"/>: the first m % period phases hold one
+    /// more cycle than the others. Returns the first <paramref name="period"/> elements of <paramref name="phaseSum"/>.
+    /// </summary>
+    private static Span<double> PhaseMeans(ReadOnlySpan<double> detrended, int period, Span<double> phaseSum)
+    {
+        PhaseSums(detrended, period, phaseSum);
+        int fullCycles = detrended.Length / period;
+        int extra = detrended.Length % period;
+        Span<double> phase = phaseSum[..period];
+        TensorPrimitives.Divide(phase[..extra], fullCycles + 1, phase[..extra]);
+        TensorPrimitives.Divide(phase[extra..], fullCycles, phase[extra..]);
+        return phase;
+    }
+
     public static void PhaseSums(ReadOnlySpan<double> detrended, int period, Span<double> phaseSum)
     {
         Span<double> phase = phaseSum[..period];
@@ -128,12 +143,7 @@ internal static class SeasonalDecomposition
         }
 
         Span<double> d = detrended[..m];
-        PhaseSums(d, period, phaseSum);
-        int fullCycles = m / period;
-        int extra = m % period;
-        Span<double> phase = phaseSum[..period];
-        TensorPrimitives.Divide(phase[..extra], fullCycles + 1, phase[..extra]);
-        TensorPrimitives.Divide(phase[extra..], fullCycles, phase[extra..]);
+        Span<double> phase = PhaseMeans(d, period, phaseSum);
         double sumD = TensorPrimitives.Sum(d);
         double ssd = TensorPrimitives.SumOfSquares(d) - (sumD * sumD / m);
         for (int start = 0; start < m; start += period)
@@ -202,12 +212,7 @@ internal static class SeasonalDecomposition
         }
 
         Span<double> d = detrended[..m];
-        PhaseSums(d, period, phaseSum);
-        int fullCycles = m / period;
-        int extra = m % period;
-        Span<double> phase = phaseSum[..period];
-        TensorPrimitives.Divide(phase[..extra], fullCycles + 1, phase[..extra]);
-        TensorPrimitives.Divide(phase[extra..], fullCycles, phase[extra..]);
+        Span<double> phase = PhaseMeans(d, period, phaseSum);
 
         // Per sub-cycle c (index of the P-block in absolute time, so that blocks are whole days): regress the
         // remainder on a level and on the P-profile.

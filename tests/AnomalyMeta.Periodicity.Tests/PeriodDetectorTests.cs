@@ -1,3 +1,5 @@
+using AnomalyMeta.Periodicity.Synthetic;
+
 namespace AnomalyMeta.Periodicity.Tests;
 
 public sealed class PeriodDetectorTests
@@ -68,6 +70,48 @@ public sealed class PeriodDetectorTests
     }
 
     [Fact]
+    public void A_cycle_that_settled_recently_is_found_by_the_second_look_at_the_recent_half()
+    {
+        var wholeOnly = new PeriodDetector(new PeriodDetectorOptions { RecentRegimeMinCycles = 0 });
+        int smearedAsAWhole = 0;
+        for (int seed = 0; seed < 10; seed++)
+        {
+            float[] values = SeriesFactory.SettledAfterPhaseJumps(seed, 24 * 40, 24);
+
+            PeriodEstimate estimate = _detector.Detect(values);
+
+            Assert.Equal((PeriodStatus.Periodic, 24, 0), (estimate.Status, estimate.PrimaryPeriod, estimate.SecondaryPeriod));
+            smearedAsAWhole += wholeOnly.Detect(values).Status == PeriodStatus.Aperiodic ? 1 : 0;
+        }
+
+        Assert.True(smearedAsAWhole >= 8, $"only {smearedAsAWhole} of 10 series were aperiodic as a whole");
+    }
+
+    [Fact]
+    public void The_second_look_does_not_make_noisy_random_walks_periodic()
+    {
+        var wholeOnly = new PeriodDetector(new PeriodDetectorOptions { RecentRegimeMinCycles = 0 });
+        int withLook = 0;
+        int without = 0;
+        for (int seed = 0; seed < 300; seed++)
+        {
+            // A random walk under white noise (the demo's aperiodic family): half a series fakes long "periods".
+            float[] walk = SeriesFactory.RandomWalk(seed, 672);
+            var random = new Random(seed + 1000);
+            for (int t = 0; t < walk.Length; t++)
+            {
+                walk[t] = (0.3f * walk[t]) + SyntheticSeries.Gaussian(random);
+            }
+
+            withLook += _detector.Detect(walk).Status == PeriodStatus.Periodic ? 1 : 0;
+            without += wholeOnly.Detect(walk).Status == PeriodStatus.Periodic ? 1 : 0;
+        }
+
+        Assert.Equal(without, withLook);
+        Assert.InRange(withLook, 0, 9);
+    }
+
+    [Fact]
     public void A_constant_series_is_aperiodic_with_zero_strength()
     {
         PeriodEstimate estimate = _detector.Detect(Enumerable.Repeat(3.5f, 200).ToArray());
@@ -99,6 +143,7 @@ public sealed class PeriodDetectorTests
     {
         Assert.Throws<ArgumentException>(() => new PeriodDetector(new PeriodDetectorOptions { MinPeriod = 1 }));
         Assert.Throws<ArgumentException>(() => new PeriodDetector(new PeriodDetectorOptions { MinLength = 4 }));
+        Assert.Throws<ArgumentException>(() => new PeriodDetector(new PeriodDetectorOptions { RecentRegimeMinCycles = -1 }));
     }
 
     [Fact]

@@ -33,4 +33,27 @@ internal static class SeriesFactory
 
         return values;
     }
+
+    /// <summary>
+    /// A daily cycle whose phase jumps every three days for the first 55% of the series (a shift schedule that kept
+    /// changing), then settles: periodic now, smeared as a whole.
+    /// </summary>
+    public static float[] SettledAfterPhaseJumps(int seed, int length, int period)
+    {
+        var random = new Random(seed);
+        var values = new float[length];
+        double phase = 0;
+        for (int t = 0; t < length; t++)
+        {
+            phase += 2 * Math.PI / period;
+            if (t < 0.55 * length && t % (3 * period) == 0)
+            {
+                phase += 2 * Math.PI * random.NextDouble();
+            }
+
+            values[t] = (float)Math.Sin(phase) + (0.3f * SyntheticSeries.Gaussian(random));
+        }
+
+        return values;
+    }
 }

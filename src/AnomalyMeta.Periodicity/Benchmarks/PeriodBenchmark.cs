@@ -16,6 +16,7 @@ public readonly record struct AccuracySlice(string Label, int Correct, int Total
 /// <summary>M4 figures: share of series per detected season and status.</summary>
 /// <param name="HourlySeries">Series in Hourly-train.csv.</param>
 /// <param name="HourlyWith24Or168">Hourly series whose primary or secondary period is 24 or 168.</param>
+/// <param name="HourlyWith24Or168WholeSeriesOnly">The same count without the second look at the recent half.</param>
 /// <param name="WeeklySeries">Series in Weekly-train.csv.</param>
 /// <param name="WeeklyPeriodic">Weekly series found periodic.</param>
 /// <param name="WeeklyWith52">Weekly series with primary or secondary period 51 to 53.</param>
@@ -23,7 +24,7 @@ public readonly record struct AccuracySlice(string Label, int Correct, int Total
 /// <param name="HourlyPeriods">Detected (primary/secondary) pairs on Hourly with their counts, most frequent first.</param>
 /// <param name="WeeklyPeriods">Detected (primary/secondary) pairs on Weekly with their counts, most frequent first.</param>
 public sealed record M4PeriodFigures(
-    int HourlySeries, int HourlyWith24Or168, int WeeklySeries, int WeeklyPeriodic, int WeeklyWith52,
+    int HourlySeries, int HourlyWith24Or168, int HourlyWith24Or168WholeSeriesOnly, int WeeklySeries, int WeeklyPeriodic, int WeeklyWith52,
     Throughput Throughput, IReadOnlyList<KeyValuePair<string, int>> HourlyPeriods, IReadOnlyList<KeyValuePair<string, int>> WeeklyPeriods)
 {
     public double HourlyShare => HourlySeries == 0 ? 0 : (double)HourlyWith24Or168 / HourlySeries;
@@ -265,7 +266,9 @@ public static class PeriodBenchmark
         IReadOnlyList<M4Series> hourly = M4File.Read(Path.Combine(directory, "Hourly-train.csv"));
         IReadOnlyList<M4Series> weekly = M4File.Read(Path.Combine(directory, "Weekly-train.csv"));
         var detector = new PeriodDetector(new PeriodDetectorOptions());
+        var wholeSeriesOnly = new PeriodDetector(new PeriodDetectorOptions { RecentRegimeMinCycles = 0 });
         int with24Or168 = 0;
+        int with24Or168WholeSeriesOnly = 0;
         var hourlyPairs = new Dictionary<string, int>();
         var hourlySeries = new List<float[]>(hourly.Count);
         var profiles = new List<SeriesProfile>(hourly.Count);
@@ -273,10 +276,8 @@ public static class PeriodBenchmark
         {
             SeriesProfile profile = SeriesProfile.Create(s.Values, detector);
             PeriodEstimate e = profile.Period;
-            if (e.PrimaryPeriod is 24 or 168 || e.SecondaryPeriod is 24 or 168)
-            {
-                with24Or168++;
-            }
+            with24Or168 += IsDailyOrWeekly(e) ? 1 : 0;
+            with24Or168WholeSeriesOnly += IsDailyOrWeekly(wholeSeriesOnly.Detect(s.Values)) ? 1 : 0;
 
             Count(hourlyPairs, e);
             hourlySeries.Add(s.Values);
@@ -304,9 +305,12 @@ public static class PeriodBenchmark
 
         ClusterModel model = new PeriodicityClusterer().Fit(profiles, new ClusteringOptions { MinClusterSize = 20 });
         return new M4PeriodFigures(
-            hourly.Count, with24Or168, weekly.Count, weeklyPeriodic, weekly52,
+            hourly.Count, with24Or168, with24Or168WholeSeriesOnly, weekly.Count, weeklyPeriodic, weekly52,
             MeasureThroughput(hourlySeries, model, throughputSeries), Sorted(hourlyPairs), Sorted(weeklyPairs));
     }
+
+    private static bool IsDailyOrWeekly(PeriodEstimate e) =>
+        e.PrimaryPeriod is 24 or 168 || e.SecondaryPeriod is 24 or 168;
 
     private static void Count(Dictionary<string, int> pairs, PeriodEstimate e)
     {

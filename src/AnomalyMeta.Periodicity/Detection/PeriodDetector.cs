@@ -45,6 +45,7 @@ public sealed class PeriodDetector
 
 
     private readonly PeriodDetectorOptions _options;
+    private readonly PeriodDetector? _recentHalf;
     private readonly int[] _candidatePeriods = new int[MaxCandidates];
     private readonly double[] _candidateStrengths = new double[MaxCandidates];
     private int _candidateCount;
@@ -80,10 +81,19 @@ public sealed class PeriodDetector
 
     /// <summary>Creates a detector; the options are validated here.</summary>
     public PeriodDetector(PeriodDetectorOptions options)
+        : this(options, lookAtRecentHalf: true)
+    {
+    }
+
+    // The recent-half detector has its own buffers, so the whole series stays prepared for DetectWithFeatures.
+    private PeriodDetector(PeriodDetectorOptions options, bool lookAtRecentHalf)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+        _recentHalf = lookAtRecentHalf && options.RecentRegimeMinCycles > 0
+            ? new PeriodDetector(options, lookAtRecentHalf: false)
+            : null;
     }
 
     /// <summary>
@@ -116,7 +126,30 @@ public sealed class PeriodDetector
     }
 
     /// <summary>Detects the periods of <paramref name="values"/>; NaN (or any non-finite value) marks a missing point.</summary>
+    /// <remarks>
+    /// A series found aperiodic as a whole gets a second look at its recent half: a cycle that drifted or changed
+    /// (24.3 points for weeks, then 24) smears the spectrum of the whole series, yet scoring adapts on the last
+    /// season only, so the current regime is what matters. The recent period must repeat at least
+    /// <see cref="PeriodDetectorOptions.RecentRegimeMinCycles"/> times there: random walks fake long "periods" of
+    /// a few cycles in half a series, almost never short ones of many.
+    /// </remarks>
     public PeriodEstimate Detect(ReadOnlySpan<float> values)
+    {
+        PeriodEstimate whole = DetectWhole(values);
+        int minCycles = _options.RecentRegimeMinCycles;
+        if (whole.Status != PeriodStatus.Aperiodic || minCycles == 0 || _recentHalf is null)
+        {
+            return whole;
+        }
+
+        ReadOnlySpan<float> recent = values[(values.Length / 2)..];
+        PeriodEstimate current = _recentHalf.Detect(recent);
+        return current.Status == PeriodStatus.Periodic && recent.Length >= minCycles * current.PrimaryPeriod
+            ? current
+            : whole;
+    }
+
+    private PeriodEstimate DetectWhole(ReadOnlySpan<float> values)
     {
         _preparedLength = 0;
         _preparedFftLength = 0;

@@ -43,6 +43,12 @@ public sealed class PeriodDetectorOptions
     /// <summary>Multiples of the primary period tried as secondary period (7 finds 168 from 24).</summary>
     public int MaxMultiple { get; init; } = 7;
 
+    /// <summary>
+    /// A series aperiodic as a whole is periodic when its recent half is, with the period repeating at least this
+    /// many times there (a drifted or changed cycle). 0 turns the second look off.
+    /// </summary>
+    public int RecentRegimeMinCycles { get; init; } = 8;
+
     /// <summary>Periods always tried besides the detected candidates (for example 24 and 168 for hourly data).</summary>
     public IReadOnlyList<int> HintPeriods { get; init; } = [];
 
@@ -70,6 +76,11 @@ public sealed class PeriodDetectorOptions
         if (MinLength < 3 * MinPeriod)
         {
             throw new ArgumentException($"MinLength ({MinLength}) must be at least 3 * MinPeriod ({3 * MinPeriod}).");
+        }
+
+        if (RecentRegimeMinCycles < 0)
+        {
+            throw new ArgumentException($"RecentRegimeMinCycles must be 0 (off) or positive, found {RecentRegimeMinCycles}.");
         }
 
         if (ExpectedPeriod < 0)

@@ -16,6 +16,9 @@ public sealed class MetaLearner : IDisposable
     private readonly Parameter[] _parameters;   // [W0, b0, W1, b1, ...], W [in, out], b [out]
     private readonly Parameter[]? _stepSizes;   // Meta-SGD: shaped like _parameters
     private readonly Random _random;
+    // Kept across Train calls: a learner trained in chunks (the global learner of bench clusters takes turns over
+    // task shapes) must keep Adam's moments, or every chunk restarts from a cold optimiser.
+    private optim.Optimizer? _optimizer;
     private bool _disposed;
 
     private MetaLearner(MetaLearnerOptions options)
@@ -72,6 +75,8 @@ public sealed class MetaLearner : IDisposable
     /// <summary>
     /// Meta-trains for <paramref name="iterations"/> meta-updates, each on <see cref="MetaLearnerOptions.MetaBatchSize"/> new tasks
     /// with <paramref name="supportSize"/> support and <paramref name="querySize"/> query points. Cancellation stops after the current update.
+    /// A further call continues with the same Adam state, so training in chunks equals training in one go (a cosine
+    /// schedule restarts at each call).
     /// </summary>
     public MetaTrainingReport Train(ITaskSampler sampler, int iterations, int supportSize, int querySize, CancellationToken cancellationToken = default)
     {
@@ -93,7 +98,7 @@ public sealed class MetaLearner : IDisposable
         var queryY = new float[tasks * querySize];
 
         var trainable = AllTrainable();
-        using var optimizer = optim.Adam(trainable, _options.OuterLearningRate);
+        var optimizer = _optimizer ??= optim.Adam(trainable, _options.OuterLearningRate);
         var schedule = _options.Schedule == LearningRateSchedule.Cosine && iterations > 0
             ? optim.lr_scheduler.CosineAnnealingLR(optimizer, iterations, 0)
             : null;
@@ -227,6 +232,7 @@ public sealed class MetaLearner : IDisposable
         }
 
         _disposed = true;
+        _optimizer?.Dispose();
         foreach (var p in AllTrainable())
         {
             p.Dispose();

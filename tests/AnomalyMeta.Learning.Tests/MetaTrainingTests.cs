@@ -24,6 +24,26 @@ public sealed class MetaTrainingTests
     }
 
     [Fact]
+    public void Training_in_chunks_continues_the_optimiser_and_equals_one_call()
+    {
+        var options = new MetaLearnerOptions { Algorithm = MetaAlgorithm.MetaSgd, Seed = 21 };
+        var sampler = new SinusoidTaskSampler();
+        using var once = MetaLearner.Create(options);
+        once.Train(sampler, iterations: 30, supportSize: 10, querySize: 10);
+        using var chunked = MetaLearner.Create(options);
+        chunked.Train(sampler, iterations: 10, supportSize: 10, querySize: 10);
+        chunked.Train(sampler, iterations: 20, supportSize: 10, querySize: 10);
+
+        var expected = once.ExportParameters();
+        var actual = chunked.ExportParameters();
+        for (var l = 0; l < expected.Weights.Count; l++)
+        {
+            Assert.Equal(expected.Weights[l], actual.Weights[l]);
+            Assert.Equal(expected.WeightStepSizes![l], actual.WeightStepSizes![l]);
+        }
+    }
+
+    [Fact]
     public void A_short_sinusoid_run_makes_adaptation_improve_the_unadapted_model()
     {
         using var learner = MetaLearner.Create(new MetaLearnerOptions { Seed = 3 });

@@ -65,6 +65,8 @@ internal static class PeriodBenchCommand
         text.AppendLine(culture, $"Periodic accuracy {result.Accuracy:P2}, aperiodic recognised {result.AperiodicAccuracy:P2}.");
         text.AppendLine(culture, $"Without the calendar prior (PreferredPeriods empty): periodic {result.AccuracyWithoutCalendar:P2}, aperiodic {result.AperiodicAccuracyWithoutCalendar:P2}.");
         AppendThroughput(text, "generated set", result.Throughput);
+        FalsePeriods noise = result.NoiseFalsePeriods;
+        text.AppendLine(culture, $"False periods on {noise.Series} random walks and AR(1) series: {noise.WithRecentLook:P2} ({noise.WholeSeriesOnly:P2} without the second look at the recent half).");
         if (result.M4 is { } m4)
         {
             text.AppendLine();
@@ -105,6 +107,9 @@ internal static class PeriodBenchCommand
             ["accuracy_without_calendar_prior"] = result.AccuracyWithoutCalendar,
             ["aperiodic_accuracy_without_calendar_prior"] = result.AperiodicAccuracyWithoutCalendar,
             ["generated_series"] = result.GeneratedSeries,
+            ["noise_series"] = result.NoiseFalsePeriods.Series,
+            ["noise_false_periods"] = result.NoiseFalsePeriods.WithRecentLook,
+            ["noise_false_periods_whole_series_only"] = result.NoiseFalsePeriods.WholeSeriesOnly,
             ["throughput_series"] = result.Throughput.Series,
             ["threads"] = result.Throughput.Threads,
             ["per_period"] = Slices(result.PerPeriod),

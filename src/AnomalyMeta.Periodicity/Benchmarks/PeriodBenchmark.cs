@@ -38,6 +38,12 @@ public sealed record M4PeriodFigures(
 /// <param name="MeanLength">Mean series length.</param>
 public readonly record struct Throughput(int Series, double SeriesPerSecond, double SeriesPerCpuSecond, int Threads, double MeanLength);
 
+/// <summary>Share of aperiodic noise series reported periodic, by the whole-series test alone and with the second look.</summary>
+/// <param name="Series">Noise series generated (random walks under white noise, pure random walks, AR(1) 0.95).</param>
+/// <param name="WholeSeriesOnly">Share periodic with <see cref="PeriodDetectorOptions.RecentRegimeMinCycles"/> = 0.</param>
+/// <param name="WithRecentLook">Share periodic with the default second look at the recent half.</param>
+public readonly record struct FalsePeriods(int Series, double WholeSeriesOnly, double WithRecentLook);
+
 /// <summary>Outcome of <see cref="PeriodBenchmark.Run"/>.</summary>
 public sealed record PeriodBenchmarkResult(
     double Accuracy,
@@ -50,6 +56,7 @@ public sealed record PeriodBenchmarkResult(
     IReadOnlyList<AccuracySlice> PerNoise,
     IReadOnlyList<AccuracySlice> PerMissing,
     IReadOnlyList<string> Misses,
+    FalsePeriods NoiseFalsePeriods,
     M4PeriodFigures? M4);
 
 /// <summary>
@@ -103,7 +110,57 @@ public static class PeriodBenchmark
             withCalendar.PerNoise,
             withCalendar.PerMissing,
             withCalendar.Misses,
+            MeasureFalsePeriods(seed),
             m4Directory is null ? null : RunM4(m4Directory, throughputSeries));
+    }
+
+    /// <summary>
+    /// The second look at a recent half must not invent periods in noise: random walks fake long "periods" of a few
+    /// cycles in half a series. 500 series per kind and length (the demo's hourly lengths and longer).
+    /// </summary>
+    private static FalsePeriods MeasureFalsePeriods(int seed)
+    {
+        var withLook = new PeriodDetector(new PeriodDetectorOptions());
+        var wholeOnly = new PeriodDetector(new PeriodDetectorOptions { RecentRegimeMinCycles = 0 });
+        var random = new Random(seed + 17);
+        int series = 0;
+        int falseWhole = 0;
+        int falseWithLook = 0;
+        foreach (int length in (int[])[672, 960, 2000])
+        {
+            for (int kind = 0; kind < 3; kind++)
+            {
+                for (int i = 0; i < 500; i++)
+                {
+                    float[] values = Noise(kind, length, random);
+                    series++;
+                    falseWhole += wholeOnly.Detect(values).Status == PeriodStatus.Periodic ? 1 : 0;
+                    falseWithLook += withLook.Detect(values).Status == PeriodStatus.Periodic ? 1 : 0;
+                }
+            }
+        }
+
+        return new FalsePeriods(series, (double)falseWhole / series, (double)falseWithLook / series);
+    }
+
+    /// <summary>Kind 0: random walk (steps 0.3) under unit white noise, the demo's aperiodic family; 1: random walk; 2: AR(1) 0.95.</summary>
+    private static float[] Noise(int kind, int length, Random random)
+    {
+        var values = new float[length];
+        double state = 0;
+        for (int t = 0; t < length; t++)
+        {
+            double e = SyntheticSeries.Gaussian(random);
+            state = kind switch
+            {
+                0 => state + (0.3 * e),
+                1 => state + e,
+                _ => (0.95 * state) + e,
+            };
+            values[t] = (float)state + (kind == 0 ? SyntheticSeries.Gaussian(random) : 0f);
+        }
+
+        return values;
     }
 
     private sealed record Scores(

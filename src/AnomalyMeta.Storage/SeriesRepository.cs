@@ -38,6 +38,197 @@ public sealed class SeriesRepository
         IReadOnlyList<SeriesRegistration> series,
         CancellationToken cancellationToken)
     {
+        ValidateRegistrations(series);
+        if (series.Count == 0)
+        {
+            return new Dictionary<string, int>(StringComparer.Ordinal);
+        }
+
+        return await InTransactionAsync(
+            (connection, transaction) => RegisterInAsync(connection, transaction, series, cancellationToken),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Registers series and writes their day rows in one transaction: <paramref name="rowsFor"/> gets every key's
+    /// series_id and returns the rows. Either both happen or, when anything is rejected, neither does (an ingest
+    /// must not leave registered series without their data).
+    /// </summary>
+    public async Task<(IReadOnlyDictionary<string, int> Ids, long Written)> RegisterAndWriteAsync(
+        IReadOnlyList<SeriesRegistration> series,
+        Func<IReadOnlyDictionary<string, int>, IEnumerable<DayRow>> rowsFor,
+        CancellationToken cancellationToken)
+    {
+        ValidateRegistrations(series);
+        ArgumentNullException.ThrowIfNull(rowsFor);
+        return await InTransactionAsync(
+            async (connection, transaction) =>
+            {
+                var ids = await RegisterInAsync(connection, transaction, series, cancellationToken).ConfigureAwait(false);
+                var written = await WriteInAsync(connection, transaction, rowsFor(ids), cancellationToken).ConfigureAwait(false);
+                return ((IReadOnlyDictionary<string, int>)ids, written);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<Dictionary<string, int>> RegisterInAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<SeriesRegistration> series, CancellationToken cancellationToken)
+    {
+        var ids = new Dictionary<string, int>(series.Count, StringComparer.Ordinal);
+        await ExecuteAsync(connection, transaction,
+            "create temp table series_stage (series_key text not null, tags jsonb not null, step_seconds integer not null) on commit drop",
+            cancellationToken).ConfigureAwait(false);
+
+        var importer = await connection.BeginBinaryImportAsync(
+            "copy series_stage (series_key, tags, step_seconds) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
+        {
+            foreach (var registration in series)
+            {
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(registration.SeriesKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                var tags = registration.Tags is null ? "{}" : JsonSerializer.Serialize(registration.Tags);
+                await importer.WriteAsync(tags, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(registration.StepSeconds, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+            }
+
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await ExecuteAsync(connection, transaction, "analyze series_stage", cancellationToken).ConfigureAwait(false);
+        var stepChanges = (await connection.QueryAsync<StepChange>(new CommandDefinition(
+            """
+            with changes as materialized (
+                select s.series_key, s.step_seconds as stored_step, st.step_seconds as requested_step
+                from series_stage st
+                join series s on s.series_key = st.series_key
+                where s.step_seconds <> st.step_seconds
+            )
+            select series_key as SeriesKey, stored_step as StoredStep, requested_step as RequestedStep
+            from changes
+            order by series_key
+            limit 6
+            """,
+            transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+        if (stepChanges.Count > 0)
+        {
+            throw new InvalidOperationException(
+                "A registered series keeps its step (its stored days have 86400/step points): "
+                + Describe(stepChanges, c => $"series '{c.SeriesKey}' has step {c.StoredStep} s, registration asks for {c.RequestedStep} s"));
+        }
+
+        // Refresh tags only where they changed (no dead tuples for the common no-op), insert the new keys,
+        // then read every key's id: ON CONFLICT DO NOTHING returns nothing for the known ones.
+        await ExecuteAsync(connection, transaction,
+            """
+            update series s set tags = st.tags
+            from series_stage st
+            where s.series_key = st.series_key and s.tags is distinct from st.tags;
+            insert into series (series_key, tags, step_seconds)
+            select series_key, tags, step_seconds from series_stage
+            on conflict (series_key) do nothing;
+            """,
+            cancellationToken).ConfigureAwait(false);
+
+        var rows = await connection.QueryAsync<RegisteredSeries>(new CommandDefinition(
+            "select s.series_key as SeriesKey, s.series_id as SeriesId from series s join series_stage st on st.series_key = s.series_key",
+            transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        foreach (var row in rows)
+        {
+            ids[row.SeriesKey] = row.SeriesId;
+        }
+
+        return ids;
+    }
+
+    /// <summary>
+    /// Writes day rows (insert, or replace the day's points) in one transaction and returns how many were written.
+    /// Every row is checked first: its series must exist, its points must number 86400 / step_seconds, and a
+    /// (series, day) may appear once. Any bad row throws <see cref="ArgumentException"/> naming series and day,
+    /// and nothing of the call is written.
+    /// </summary>
+    public async Task<long> WriteObservationsAsync(IEnumerable<DayRow> rows, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return await InTransactionAsync(
+            (connection, transaction) => WriteInAsync(connection, transaction, rows, cancellationToken),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<long> WriteInAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<DayRow> rows, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction,
+            "create temp table observation_stage (series_id integer not null, day date not null, points real[] not null) on commit drop",
+            cancellationToken).ConfigureAwait(false);
+
+        long staged = 0;
+        var importer = await connection.BeginBinaryImportAsync(
+            "copy observation_stage (series_id, day, points) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
+        {
+            foreach (var row in rows)
+            {
+                if (row.Points is null || row.Points.Length == 0)
+                {
+                    // Disposing the importer without Complete cancels the COPY; the transaction rolls back.
+                    throw new ArgumentException($"Series {row.SeriesId} day {Day(row.Day)}: no points.", nameof(rows));
+                }
+
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(row.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(row.Day, NpgsqlDbType.Date, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(row.Points, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+                staged++;
+            }
+
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (staged == 0)
+        {
+            return 0;
+        }
+
+        // A fresh temp table has no statistics: without them the checks below get nested-loop plans
+        // that take minutes on a full day of 2 million rows.
+        await ExecuteAsync(connection, transaction, "analyze observation_stage", cancellationToken).ConfigureAwait(false);
+
+        var rejection = await FindBadObservationsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        if (rejection is not null)
+        {
+            throw new ArgumentException("Observations rejected, nothing written: " + rejection, nameof(rows));
+        }
+
+        var written = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            insert into observation_day (series_id, day, points)
+            select series_id, day, points from observation_stage
+            on conflict (series_id, day) do update set points = excluded.points
+            """,
+            transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return written;
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one transaction on one connection and commits when it returns.</summary>
+    private async Task<T> InTransactionAsync<T>(
+        Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                var result = await work(connection, transaction).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return result;
+            }
+        }
+    }
+
+    private static void ValidateRegistrations(IReadOnlyList<SeriesRegistration> series)
+    {
         ArgumentNullException.ThrowIfNull(series);
         var keys = new HashSet<string>(series.Count, StringComparer.Ordinal);
         for (var i = 0; i < series.Count; i++)
@@ -58,158 +249,6 @@ public sealed class SeriesRepository
             if (!keys.Add(registration.SeriesKey))
             {
                 throw new ArgumentException($"Series '{registration.SeriesKey}' appears twice in one registration.", nameof(series));
-            }
-        }
-
-        var ids = new Dictionary<string, int>(series.Count, StringComparer.Ordinal);
-        if (series.Count == 0)
-        {
-            return ids;
-        }
-
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
-            {
-                await ExecuteAsync(connection, transaction,
-                    "create temp table series_stage (series_key text not null, tags jsonb not null, step_seconds integer not null) on commit drop",
-                    cancellationToken).ConfigureAwait(false);
-
-                var importer = await connection.BeginBinaryImportAsync(
-                    "copy series_stage (series_key, tags, step_seconds) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
-                await using (importer.ConfigureAwait(false))
-                {
-                    foreach (var registration in series)
-                    {
-                        await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(registration.SeriesKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                        var tags = registration.Tags is null ? "{}" : JsonSerializer.Serialize(registration.Tags);
-                        await importer.WriteAsync(tags, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(registration.StepSeconds, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                await ExecuteAsync(connection, transaction, "analyze series_stage", cancellationToken).ConfigureAwait(false);
-                var stepChanges = (await connection.QueryAsync<StepChange>(new CommandDefinition(
-                    """
-                    with changes as materialized (
-                        select s.series_key, s.step_seconds as stored_step, st.step_seconds as requested_step
-                        from series_stage st
-                        join series s on s.series_key = st.series_key
-                        where s.step_seconds <> st.step_seconds
-                    )
-                    select series_key as SeriesKey, stored_step as StoredStep, requested_step as RequestedStep
-                    from changes
-                    order by series_key
-                    limit 6
-                    """,
-                    transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
-                if (stepChanges.Count > 0)
-                {
-                    throw new InvalidOperationException(
-                        "A registered series keeps its step (its stored days have 86400/step points): "
-                        + Describe(stepChanges, c => $"series '{c.SeriesKey}' has step {c.StoredStep} s, registration asks for {c.RequestedStep} s"));
-                }
-
-                // Refresh tags only where they changed (no dead tuples for the common no-op), insert the new keys,
-                // then read every key's id: ON CONFLICT DO NOTHING returns nothing for the known ones.
-                await ExecuteAsync(connection, transaction,
-                    """
-                    update series s set tags = st.tags
-                    from series_stage st
-                    where s.series_key = st.series_key and s.tags is distinct from st.tags;
-                    insert into series (series_key, tags, step_seconds)
-                    select series_key, tags, step_seconds from series_stage
-                    on conflict (series_key) do nothing;
-                    """,
-                    cancellationToken).ConfigureAwait(false);
-
-                var rows = await connection.QueryAsync<RegisteredSeries>(new CommandDefinition(
-                    "select s.series_key as SeriesKey, s.series_id as SeriesId from series s join series_stage st on st.series_key = s.series_key",
-                    transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-                foreach (var row in rows)
-                {
-                    ids[row.SeriesKey] = row.SeriesId;
-                }
-
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        return ids;
-    }
-
-    /// <summary>
-    /// Writes day rows (insert, or replace the day's points) in one transaction and returns how many were written.
-    /// Every row is checked first: its series must exist, its points must number 86400 / step_seconds, and a
-    /// (series, day) may appear once. Any bad row throws <see cref="ArgumentException"/> naming series and day,
-    /// and nothing of the call is written.
-    /// </summary>
-    public async Task<long> WriteObservationsAsync(IEnumerable<DayRow> rows, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(rows);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
-            {
-                await ExecuteAsync(connection, transaction,
-                    "create temp table observation_stage (series_id integer not null, day date not null, points real[] not null) on commit drop",
-                    cancellationToken).ConfigureAwait(false);
-
-                long staged = 0;
-                var importer = await connection.BeginBinaryImportAsync(
-                    "copy observation_stage (series_id, day, points) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
-                await using (importer.ConfigureAwait(false))
-                {
-                    foreach (var row in rows)
-                    {
-                        if (row.Points is null || row.Points.Length == 0)
-                        {
-                            // Disposing the importer without Complete cancels the COPY; the transaction rolls back.
-                            throw new ArgumentException($"Series {row.SeriesId} day {Day(row.Day)}: no points.", nameof(rows));
-                        }
-
-                        await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(row.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(row.Day, NpgsqlDbType.Date, cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(row.Points, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
-                        staged++;
-                    }
-
-                    await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                if (staged == 0)
-                {
-                    return 0;
-                }
-
-                // A fresh temp table has no statistics: without them the checks below get nested-loop plans
-                // that take minutes on a full day of 2 million rows.
-                await ExecuteAsync(connection, transaction, "analyze observation_stage", cancellationToken).ConfigureAwait(false);
-
-                var rejection = await FindBadObservationsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-                if (rejection is not null)
-                {
-                    throw new ArgumentException("Observations rejected, nothing written: " + rejection, nameof(rows));
-                }
-
-                var written = await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    insert into observation_day (series_id, day, points)
-                    select series_id, day, points from observation_stage
-                    on conflict (series_id, day) do update set points = excluded.points
-                    """,
-                    transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return written;
             }
         }
     }

@@ -201,6 +201,33 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Registering_with_a_rejected_day_registers_nothing()
+    {
+        var series = TestData.Series("register-and-write", 2);
+        var day = new DateOnly(2026, 4, 3);
+        IEnumerable<DayRow> Rows(IReadOnlyDictionary<string, int> ids) =>
+        [
+            new(ids[series[0].SeriesKey], day, TestData.Day(ids[series[0].SeriesKey], day, 24)),
+            new(ids[series[1].SeriesKey], day, TestData.Day(ids[series[1].SeriesKey], day, 23)),
+        ];
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(
+            () => _repository.RegisterAndWriteAsync(series, Rows, CancellationToken.None));
+
+        Assert.Contains("24 points expected (step 3600 s), found 23", error.Message, StringComparison.Ordinal);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>(
+            "select count(*) from series where series_key = any(@keys)", new { keys = series.Select(s => s.SeriesKey).ToArray() }));
+
+        var (registered, written) = await _repository.RegisterAndWriteAsync(
+            series, ids => [new DayRow(ids[series[0].SeriesKey], day, TestData.Day(ids[series[0].SeriesKey], day, 24))], CancellationToken.None);
+
+        Assert.Equal(2, registered.Count);
+        Assert.Equal(1, written);
+        Assert.Equal(1, await CountDaysAsync([.. registered.Values]));
+    }
+
+    [Fact]
     public async Task A_write_for_an_unknown_series_names_it_and_leaves_nothing()
     {
         var ids = await _repository.RegisterAsync(TestData.Series("unknown", 1), CancellationToken.None);

@@ -8,7 +8,7 @@ public sealed record IngestReport(int Rows, int Series, long DayRows);
 
 /// <summary>
 /// Loads a CSV of observations: the file is read and checked whole first (<see cref="ObservationCsv"/>), then the
-/// series are registered and their days written in one COPY transaction, so a bad file writes nothing.
+/// series are registered and their days written in one transaction, so a bad file or a rejected write leaves nothing.
 /// </summary>
 public sealed class CsvIngest(SeriesRepository series)
 {
@@ -20,16 +20,18 @@ public sealed class CsvIngest(SeriesRepository series)
         {
             registrations.Add(new SeriesRegistration(key, stepSeconds, new Dictionary<string, string> { ["source"] = Path.GetFileName(path) }));
         }
-        var ids = await series.RegisterAsync(registrations, cancellationToken);
-        var rows = new List<DayRow>();
+        (_, long written) = await series.RegisterAndWriteAsync(registrations, ids => Rows(file, ids), cancellationToken);
+        return new IngestReport(file.Rows, file.Series.Count, written);
+    }
+
+    private static IEnumerable<DayRow> Rows(ObservationFile file, IReadOnlyDictionary<string, int> ids)
+    {
         foreach (var (key, days) in file.Series)
         {
             foreach (var (day, points) in days)
             {
-                rows.Add(new DayRow(ids[key], day, points));
+                yield return new DayRow(ids[key], day, points);
             }
         }
-        long written = await series.WriteObservationsAsync(rows, cancellationToken);
-        return new IngestReport(file.Rows, file.Series.Count, written);
     }
 }

@@ -27,19 +27,23 @@ public sealed class SyntheticFleetIngest(SeriesRepository series)
                 registrations[i] = new SeriesRegistration(generated[i].Key, stepSeconds,
                     new Dictionary<string, string> { ["family"] = generated[i].Family.ToString(), ["source"] = "synthetic" });
             }
-            var ids = await series.RegisterAsync(registrations, cancellationToken);
-
-            var rows = new List<DayRow>(count * options.TotalDays);
-            foreach (var s in generated)
-            {
-                int id = ids[s.Key];
-                for (int day = 0; day < options.TotalDays; day++)
-                {
-                    rows.Add(new DayRow(id, options.FirstDay.AddDays(day), s.Values.AsSpan(day * perDay, perDay).ToArray()));
-                }
-            }
-            written += await series.WriteObservationsAsync(rows, cancellationToken);
+            // One transaction per batch: a batch's series are registered together with their days.
+            (_, long batchWritten) = await series.RegisterAndWriteAsync(registrations, ids => Rows(generated, ids, options), cancellationToken);
+            written += batchWritten;
         }
         return written;
+    }
+
+    private static IEnumerable<DayRow> Rows(SyntheticSeries[] generated, IReadOnlyDictionary<string, int> ids, SyntheticFleetOptions options)
+    {
+        int perDay = options.PointsPerDay;
+        foreach (var s in generated)
+        {
+            int id = ids[s.Key];
+            for (int day = 0; day < options.TotalDays; day++)
+            {
+                yield return new DayRow(id, options.FirstDay.AddDays(day), s.Values.AsSpan(day * perDay, perDay).ToArray());
+            }
+        }
     }
 }

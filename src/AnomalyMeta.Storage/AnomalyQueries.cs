@@ -13,6 +13,9 @@ public sealed record RunLine(long RunId, string Kind, DateOnly AsOf, string Stat
 /// <summary>What one run did with one series.</summary>
 public sealed record SeriesRunLine(string SeriesKey, string Status, string? Detail, int PointsScored, int AnomalyCount);
 
+/// <summary>What one series went through in one run, for its history across runs.</summary>
+public sealed record SeriesHistoryLine(long RunId, string Kind, DateOnly AsOf, string Status, string? Detail, int PointsScored, int AnomalyCount);
+
 /// <summary>Small read queries for dashboards, the API and evaluations (Dapper; bulk paths live elsewhere).</summary>
 public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
 {
@@ -59,6 +62,28 @@ public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
             order by s.series_key
             """,
             new { runId }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    /// <summary>
+    /// One series across its latest runs, newest first: "was this series scored last week, and if not, why?"
+    /// (served by the run_series_by_series index). Empty for an unknown key.
+    /// </summary>
+    public async Task<IReadOnlyList<SeriesHistoryLine>> SeriesHistoryAsync(string seriesKey, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<SeriesHistoryLine>(new CommandDefinition(
+            """
+            select r.run_id as RunId, r.kind as Kind, r.as_of as AsOf, rs.status as Status, rs.detail as Detail,
+                   rs.points_scored as PointsScored, rs.anomaly_count as AnomalyCount
+            from series s
+            join run_series rs using (series_id)
+            join run r using (run_id)
+            where s.series_key = @seriesKey
+            order by rs.run_id desc
+            limit @limit
+            """,
+            new { seriesKey, limit }, cancellationToken: cancellationToken));
         return rows.AsList();
     }
 

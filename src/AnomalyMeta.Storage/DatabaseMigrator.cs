@@ -19,7 +19,8 @@ public static class DatabaseMigrator
     /// that the journal does not list yet. Throws <see cref="InvalidOperationException"/> naming the failing script;
     /// that script's transaction is rolled back and the scripts before it stay applied.
     /// </summary>
-    public static void Migrate(string connectionString, string migrationsDirectory, ILogger? logger = null)
+    /// <returns>The scripts applied by this call, in order (empty when the database was up to date).</returns>
+    public static IReadOnlyList<string> Migrate(string connectionString, string migrationsDirectory, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         ArgumentException.ThrowIfNullOrWhiteSpace(migrationsDirectory);
@@ -50,6 +51,8 @@ public static class DatabaseMigrator
             throw new InvalidOperationException(
                 $"Migration '{script}' in '{migrationsDirectory}' failed: {result.Error?.Message}", result.Error);
         }
+
+        return [.. result.Scripts.Select(s => s.Name)];
     }
 
     /// <summary>

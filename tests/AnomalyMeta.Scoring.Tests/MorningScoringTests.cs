@@ -48,6 +48,13 @@ public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFi
         Assert.Equal("rescore", rescoreLine.Kind);
         Assert.Equal("checking a feed fix", rescoreLine.Reason);
         Assert.Equal("succeeded", rescoreLine.Status);
+        string someSeries = flaggedAfter.Count > 0 ? flaggedAfter[0].SeriesKey : fleet.Generator.Generate(0).Key;
+        var history = await fleet.Queries.SeriesHistoryAsync(someSeries, 10, CancellationToken.None);
+        var ofThisDay = history.Where(h => h.AsOf == day).ToList();
+        Assert.Equal([rescore.RunId, first.RunId], ofThisDay.Select(h => h.RunId));
+        Assert.Equal(["rescore", "nightly"], ofThisDay.Select(h => h.Kind));
+        Assert.All(ofThisDay, h => Assert.Equal("scored", h.Status));
+        Assert.Empty(await fleet.Queries.SeriesHistoryAsync("no-such-series", 10, CancellationToken.None));
     }
 
     [Fact]

@@ -11,12 +11,12 @@ public sealed class MigrationTests(PostgresFixture postgres)
     public async Task Migrations_apply_twice_without_error()
     {
         // The fixture applied them once already; twice more must be no-ops.
-        DatabaseMigrator.Migrate(postgres.ConnectionString, DatabaseMigrator.FindMigrationsDirectory());
-        DatabaseMigrator.Migrate(postgres.ConnectionString, DatabaseMigrator.FindMigrationsDirectory());
+        Assert.Empty(DatabaseMigrator.Migrate(postgres.ConnectionString, DatabaseMigrator.FindMigrationsDirectory()));
+        Assert.Empty(DatabaseMigrator.Migrate(postgres.ConnectionString, DatabaseMigrator.FindMigrationsDirectory()));
 
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         var applied = (await connection.QueryAsync<string>("select scriptname from schemaversions order by schemaversionsid")).ToList();
-        Assert.Equal(["0001_core_schema.sql", "0002_quartz_job_store.sql"], applied);
+        Assert.Equal(["0001_core_schema.sql", "0002_quartz_job_store.sql", "0003_run_series_by_series.sql"], applied);
         var tables = await connection.ExecuteScalarAsync<int>(
             "select count(*) from information_schema.tables where table_schema = 'public' and table_name in ('series', 'observation_day', 'run', 'anomaly', 'qrtz_triggers')");
         Assert.Equal(5, tables);

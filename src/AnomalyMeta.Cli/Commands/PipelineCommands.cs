@@ -43,8 +43,10 @@ internal static class PipelineCommands
         var command = new Command("migrate", "Apply the SQL migrations of db/ to the configured database.");
         command.SetAction(_ =>
         {
-            DatabaseMigrator.Migrate(CliHost.ConnectionString(), DatabaseMigrator.FindMigrationsDirectory());
-            Console.WriteLine("Database is up to date.");
+            var applied = DatabaseMigrator.Migrate(CliHost.ConnectionString(), DatabaseMigrator.FindMigrationsDirectory());
+            Console.WriteLine(applied.Count == 0
+                ? "Database is up to date: no migration to apply."
+                : $"Applied {string.Join(", ", applied)}; database is up to date.");
             return 0;
         });
         return command;

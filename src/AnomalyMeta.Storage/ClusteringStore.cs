@@ -7,7 +7,8 @@ namespace AnomalyMeta.Storage;
 
 /// <summary>
 /// Versions of the clustering step's output: the clustering (method, parameters, counts) and its clusters
-/// (periods, sizes, centroids). Series assignments are written by <see cref="SeriesRepository.UpdateAssignmentsAsync"/>.
+/// (periods, sizes, centroids). <see cref="SaveWithAssignmentsAsync"/> writes a new clustering together with every
+/// series' assignment; later assignments (new series) go through <see cref="SeriesRepository.UpdateAssignmentsAsync"/>.
 /// </summary>
 public sealed class ClusteringStore
 {
@@ -37,6 +38,38 @@ public sealed class ClusteringStore
     /// </summary>
     public async Task SaveAsync(StoredClustering clustering, CancellationToken cancellationToken)
     {
+        Validate(clustering);
+        await _dataSource.InTransactionAsync(
+            async (connection, transaction) =>
+            {
+                await InsertInAsync(connection, transaction, clustering, cancellationToken).ConfigureAwait(false);
+                return 0;
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Saves a clustering, its clusters and every series' assignment to it in one transaction: a failure leaves no
+    /// clustering version without its assignments for training and scoring to trip over. Returns the assignments
+    /// written.
+    /// </summary>
+    public async Task<int> SaveWithAssignmentsAsync(
+        StoredClustering clustering, IReadOnlyList<SeriesAssignment> assignments, CancellationToken cancellationToken)
+    {
+        Validate(clustering);
+        SeriesRepository.ValidateAssignments(clustering.Version, assignments);
+        return await _dataSource.InTransactionAsync(
+            async (connection, transaction) =>
+            {
+                await InsertInAsync(connection, transaction, clustering, cancellationToken).ConfigureAwait(false);
+                return await SeriesRepository.AssignInAsync(connection, transaction, clustering.Version, assignments, cancellationToken)
+                    .ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void Validate(StoredClustering clustering)
+    {
         ArgumentNullException.ThrowIfNull(clustering);
         ArgumentException.ThrowIfNullOrWhiteSpace(clustering.Method);
         ArgumentNullException.ThrowIfNull(clustering.Clusters);
@@ -55,50 +88,44 @@ public sealed class ClusteringStore
                 throw new ArgumentException($"Clustering version {clustering.Version}: cluster {cluster.ClusterId} has no centroid.", nameof(clustering));
             }
         }
+    }
 
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
+    private static async Task InsertInAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, StoredClustering clustering, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            insert into clustering (cluster_version, method, parameters, series_count, moved_count)
+            values (@Version, @Method, cast(@ParametersJson as jsonb), @SeriesCount, @MovedCount)
+            """,
+            new
             {
-                await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    insert into clustering (cluster_version, method, parameters, series_count, moved_count)
-                    values (@Version, @Method, cast(@ParametersJson as jsonb), @SeriesCount, @MovedCount)
-                    """,
-                    new
-                    {
-                        clustering.Version,
-                        clustering.Method,
-                        ParametersJson = string.IsNullOrWhiteSpace(clustering.ParametersJson) ? "{}" : clustering.ParametersJson,
-                        clustering.SeriesCount,
-                        clustering.MovedCount,
-                    },
-                    transaction,
-                    cancellationToken: cancellationToken)).ConfigureAwait(false);
+                clustering.Version,
+                clustering.Method,
+                ParametersJson = string.IsNullOrWhiteSpace(clustering.ParametersJson) ? "{}" : clustering.ParametersJson,
+                clustering.SeriesCount,
+                clustering.MovedCount,
+            },
+            transaction,
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
 
-                var importer = await connection.BeginBinaryImportAsync(
-                    "copy cluster (cluster_version, cluster_id, primary_period, secondary_period, series_count, centroid) from stdin (format binary)",
-                    cancellationToken).ConfigureAwait(false);
-                await using (importer.ConfigureAwait(false))
-                {
-                    foreach (var cluster in clustering.Clusters)
-                    {
-                        await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(clustering.Version, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(cluster.ClusterId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                        await WriteNullableAsync(importer, cluster.PrimaryPeriod, cancellationToken).ConfigureAwait(false);
-                        await WriteNullableAsync(importer, cluster.SecondaryPeriod, cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(cluster.SeriesCount, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(cluster.Centroid, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        var importer = await connection.BeginBinaryImportAsync(
+            "copy cluster (cluster_version, cluster_id, primary_period, secondary_period, series_count, centroid) from stdin (format binary)",
+            cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
+        {
+            foreach (var cluster in clustering.Clusters)
+            {
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(clustering.Version, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(cluster.ClusterId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                await WriteNullableAsync(importer, cluster.PrimaryPeriod, cancellationToken).ConfigureAwait(false);
+                await WriteNullableAsync(importer, cluster.SecondaryPeriod, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(cluster.SeriesCount, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(cluster.Centroid, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
             }
+
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

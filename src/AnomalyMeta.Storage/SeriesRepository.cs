@@ -44,7 +44,7 @@ public sealed class SeriesRepository
             return new Dictionary<string, int>(StringComparer.Ordinal);
         }
 
-        return await InTransactionAsync(
+        return await _dataSource.InTransactionAsync(
             (connection, transaction) => RegisterInAsync(connection, transaction, series, cancellationToken),
             cancellationToken).ConfigureAwait(false);
     }
@@ -61,7 +61,7 @@ public sealed class SeriesRepository
     {
         ValidateRegistrations(series);
         ArgumentNullException.ThrowIfNull(rowsFor);
-        return await InTransactionAsync(
+        return await _dataSource.InTransactionAsync(
             async (connection, transaction) =>
             {
                 var ids = await RegisterInAsync(connection, transaction, series, cancellationToken).ConfigureAwait(false);
@@ -150,7 +150,7 @@ public sealed class SeriesRepository
     public async Task<long> WriteObservationsAsync(IEnumerable<DayRow> rows, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rows);
-        return await InTransactionAsync(
+        return await _dataSource.InTransactionAsync(
             (connection, transaction) => WriteInAsync(connection, transaction, rows, cancellationToken),
             cancellationToken).ConfigureAwait(false);
     }
@@ -208,23 +208,6 @@ public sealed class SeriesRepository
             """,
             transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
         return written;
-    }
-
-    /// <summary>Runs <paramref name="work"/> in one transaction on one connection and commits when it returns.</summary>
-    private async Task<T> InTransactionAsync<T>(
-        Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
-    {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
-            {
-                var result = await work(connection, transaction).ConfigureAwait(false);
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return result;
-            }
-        }
     }
 
     private static void ValidateRegistrations(IReadOnlyList<SeriesRegistration> series)
@@ -312,6 +295,19 @@ public sealed class SeriesRepository
         IReadOnlyList<SeriesAssignment> assignments,
         CancellationToken cancellationToken)
     {
+        ValidateAssignments(clusterVersion, assignments);
+        if (assignments.Count == 0)
+        {
+            return 0;
+        }
+
+        return await _dataSource.InTransactionAsync(
+            (connection, transaction) => AssignInAsync(connection, transaction, clusterVersion, assignments, cancellationToken),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    internal static void ValidateAssignments(int clusterVersion, IReadOnlyList<SeriesAssignment> assignments)
+    {
         ArgumentNullException.ThrowIfNull(assignments);
         var seen = new HashSet<int>(assignments.Count);
         for (var i = 0; i < assignments.Count; i++)
@@ -334,100 +330,92 @@ public sealed class SeriesRepository
                 throw new ArgumentException($"Series {a.SeriesId}: features and period status are required.", nameof(assignments));
             }
         }
+    }
 
-        if (assignments.Count == 0)
-        {
-            return 0;
-        }
+    /// <summary>The assignment write of <see cref="UpdateAssignmentsAsync"/> inside the caller's transaction.</summary>
+    internal static async Task<int> AssignInAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, int clusterVersion,
+        IReadOnlyList<SeriesAssignment> assignments, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction,
+            """
+            create temp table assignment_stage (
+                series_id integer not null, cluster_id integer not null, primary_period integer null,
+                secondary_period integer null, period_status text not null, features real[] not null
+            ) on commit drop
+            """,
+            cancellationToken).ConfigureAwait(false);
 
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        var importer = await connection.BeginBinaryImportAsync(
+            "copy assignment_stage (series_id, cluster_id, primary_period, secondary_period, period_status, features) from stdin (format binary)",
+            cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
         {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
+            foreach (var a in assignments)
             {
-                await ExecuteAsync(connection, transaction,
-                    """
-                    create temp table assignment_stage (
-                        series_id integer not null, cluster_id integer not null, primary_period integer null,
-                        secondary_period integer null, period_status text not null, features real[] not null
-                    ) on commit drop
-                    """,
-                    cancellationToken).ConfigureAwait(false);
-
-                var importer = await connection.BeginBinaryImportAsync(
-                    "copy assignment_stage (series_id, cluster_id, primary_period, secondary_period, period_status, features) from stdin (format binary)",
-                    cancellationToken).ConfigureAwait(false);
-                await using (importer.ConfigureAwait(false))
-                {
-                    foreach (var a in assignments)
-                    {
-                        await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(a.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(a.ClusterId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                        await WriteNullableAsync(importer, a.PrimaryPeriod, cancellationToken).ConfigureAwait(false);
-                        await WriteNullableAsync(importer, a.SecondaryPeriod, cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(a.PeriodStatus, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(a.Features, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                await ExecuteAsync(connection, transaction, "analyze assignment_stage", cancellationToken).ConfigureAwait(false);
-                var parameters = new { clusterVersion };
-                var unknown = (await connection.QueryAsync<AssignmentProblem>(new CommandDefinition(
-                    """
-                    with problems as materialized (
-                        select st.series_id, st.cluster_id, s.series_id is null as unknown_series
-                        from assignment_stage st
-                        left join series s on s.series_id = st.series_id
-                        left join cluster c on c.cluster_version = @clusterVersion and c.cluster_id = st.cluster_id
-                        where s.series_id is null or c.cluster_id is null
-                    )
-                    select series_id as SeriesId, cluster_id as ClusterId, unknown_series as UnknownSeries
-                    from problems
-                    order by series_id
-                    limit 6
-                    """,
-                    parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
-                if (unknown.Count > 0)
-                {
-                    throw new ArgumentException(
-                        $"Assignments of clustering version {clusterVersion} refer to what does not exist: "
-                        + Describe(unknown, p => p.UnknownSeries
-                            ? $"series {p.SeriesId} is not registered"
-                            : $"series {p.SeriesId}: cluster {p.ClusterId} is not in clustering version {clusterVersion}"),
-                        nameof(assignments));
-                }
-
-                var written = await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    insert into series_assignment (series_id, cluster_version, cluster_id, primary_period, secondary_period, period_status, features)
-                    select series_id, @clusterVersion, cluster_id, primary_period, secondary_period, period_status, features
-                    from assignment_stage
-                    on conflict (series_id, cluster_version) do update set
-                        cluster_id = excluded.cluster_id, primary_period = excluded.primary_period,
-                        secondary_period = excluded.secondary_period, period_status = excluded.period_status,
-                        features = excluded.features, assigned_at = now()
-                    """,
-                    parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-
-                // A late write of an older clustering must not overwrite the current assignment of a series.
-                await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    update series s set
-                        primary_period = st.primary_period, secondary_period = st.secondary_period,
-                        period_status = st.period_status, cluster_version = @clusterVersion, cluster_id = st.cluster_id
-                    from assignment_stage st
-                    where s.series_id = st.series_id and (s.cluster_version is null or s.cluster_version <= @clusterVersion)
-                    """,
-                    parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return written;
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(a.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(a.ClusterId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                await WriteNullableAsync(importer, a.PrimaryPeriod, cancellationToken).ConfigureAwait(false);
+                await WriteNullableAsync(importer, a.SecondaryPeriod, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(a.PeriodStatus, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(a.Features, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
             }
+
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
+
+        await ExecuteAsync(connection, transaction, "analyze assignment_stage", cancellationToken).ConfigureAwait(false);
+        var parameters = new { clusterVersion };
+        var unknown = (await connection.QueryAsync<AssignmentProblem>(new CommandDefinition(
+            """
+            with problems as materialized (
+                select st.series_id, st.cluster_id, s.series_id is null as unknown_series
+                from assignment_stage st
+                left join series s on s.series_id = st.series_id
+                left join cluster c on c.cluster_version = @clusterVersion and c.cluster_id = st.cluster_id
+                where s.series_id is null or c.cluster_id is null
+            )
+            select series_id as SeriesId, cluster_id as ClusterId, unknown_series as UnknownSeries
+            from problems
+            order by series_id
+            limit 6
+            """,
+            parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+        if (unknown.Count > 0)
+        {
+            throw new ArgumentException(
+                $"Assignments of clustering version {clusterVersion} refer to what does not exist: "
+                + Describe(unknown, p => p.UnknownSeries
+                    ? $"series {p.SeriesId} is not registered"
+                    : $"series {p.SeriesId}: cluster {p.ClusterId} is not in clustering version {clusterVersion}"),
+                nameof(assignments));
+        }
+
+        var written = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            insert into series_assignment (series_id, cluster_version, cluster_id, primary_period, secondary_period, period_status, features)
+            select series_id, @clusterVersion, cluster_id, primary_period, secondary_period, period_status, features
+            from assignment_stage
+            on conflict (series_id, cluster_version) do update set
+                cluster_id = excluded.cluster_id, primary_period = excluded.primary_period,
+                secondary_period = excluded.secondary_period, period_status = excluded.period_status,
+                features = excluded.features, assigned_at = now()
+            """,
+            parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+        // A late write of an older clustering must not overwrite the current assignment of a series.
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            update series s set
+                primary_period = st.primary_period, secondary_period = st.secondary_period,
+                period_status = st.period_status, cluster_version = @clusterVersion, cluster_id = st.cluster_id
+            from assignment_stage st
+            where s.series_id = st.series_id and (s.cluster_version is null or s.cluster_version <= @clusterVersion)
+            """,
+            parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+        return written;
     }
 
     private static async Task<string?> FindBadObservationsAsync(

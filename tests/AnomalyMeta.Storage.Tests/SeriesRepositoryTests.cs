@@ -374,6 +374,30 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
         Assert.Contains($"series {ids[0]}: cluster 5 is not in clustering version {version}", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_clustering_saved_with_a_bad_assignment_is_not_saved_at_all()
+    {
+        var ids = (await _repository.RegisterAsync(TestData.Series("save-with", 2), CancellationToken.None)).Values.Order().ToArray();
+        var clusterings = new ClusteringStore(postgres.DataSource);
+        var version = await clusterings.NextVersionAsync(CancellationToken.None);
+        var clustering = new StoredClustering(version, "kmeans", "{}", 2, null, [new(0, 24, null, 2, [0f])]);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => clusterings.SaveWithAssignmentsAsync(
+            clustering, [new(ids[0], 0, 24, null, "periodic", [0f]), new(ids[1], 3, 24, null, "periodic", [0f])], CancellationToken.None));
+
+        Assert.Contains($"series {ids[1]}: cluster 3 is not in clustering version {version}", error.Message, StringComparison.Ordinal);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>(
+            "select count(*) from clustering where cluster_version = @version", new { version }));
+
+        var written = await clusterings.SaveWithAssignmentsAsync(
+            clustering, [new(ids[0], 0, 24, null, "periodic", [0f]), new(ids[1], 0, 24, null, "periodic", [0f])], CancellationToken.None);
+
+        Assert.Equal(2, written);
+        Assert.Equal(2, await connection.ExecuteScalarAsync<int>(
+            "select count(*) from series where series_id = any(@ids) and cluster_version = @version", new { ids, version }));
+    }
+
     private async Task<float[]> ReadWindowAsync(int seriesId, DateOnly asOf)
     {
         await foreach (var batch in _repository.ReadHistoryAsync(asOf, daysBack: 1, batchSize: 100, afterSeriesId: seriesId - 1, CancellationToken.None))

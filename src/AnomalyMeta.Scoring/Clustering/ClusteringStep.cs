@@ -48,8 +48,9 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
         // Cluster ids are renumbered by every clustering: moves are counted through the best match of old to new.
         int? moved = previous is null ? null : ClusterMoves.AcrossVersions(previousIds, currentIds).Moved;
         var clusters = Summaries(model);
-        await clusterings.SaveAsync(new StoredClustering(version, "kmeans-per-period-group", model.ToJson(), profiled.Count, moved, clusters), cancellationToken);
-        await series.UpdateAssignmentsAsync(version, assignments, cancellationToken);
+        // One transaction: a clustering version never exists without its assignments.
+        await clusterings.SaveWithAssignmentsAsync(
+            new StoredClustering(version, "kmeans-per-period-group", model.ToJson(), profiled.Count, moved, clusters), assignments, cancellationToken);
         logger.Clustered(version, profiled.Count, clusters.Count, moved, clock.ElapsedMilliseconds);
         return new ClusteringReport(version, clusters, profiled.Count, moved, clock.Elapsed.TotalSeconds);
     }
@@ -77,21 +78,20 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
         await foreach (var batch in series.ReadHistoryAsync(lastDay, historyDays, BatchSize, cancellationToken))
         {
             var profiles = new SeriesProfile?[batch.Count];
-            // Detection and features are per series and CPU-bound: spread the batch over the cores, one detector
-            // (with its buffers) per worker.
-            // Days are 86400 / step points: fewer than two days of them is too short to call aperiodic.
-            Parallel.For(0, batch.Count, () => new PeriodDetector(new PeriodDetectorOptions { ExpectedPeriod = batch.Series[0].PointsPerDay }), (i, _, detector) =>
+            // Detection and features are per series and CPU-bound: spread the batch over the cores, with detectors
+            // (and their buffers) per worker, one per sampling step met.
+            Parallel.For(0, batch.Count, () => new Dictionary<int, PeriodDetector>(), (i, _, detectors) =>
             {
                 var history = batch.Series[i];
                 if (history.DaysObserved == 0 || (onlyUnassignedAfter is int version && history.ClusterVersion == version))
                 {
-                    return detector;
+                    return detectors;
                 }
                 var features = new float[SeriesFeatures.Count];
                 // One pass: detection's filled series and periodogram feed the features too.
-                var period = detector.DetectWithFeatures(batch.PointsOf(i), features);
+                var period = DetectorFor(detectors, history.PointsPerDay).DetectWithFeatures(batch.PointsOf(i), features);
                 profiles[i] = new SeriesProfile(period, features);
-                return detector;
+                return detectors;
             }, _ => { });
             for (int i = 0; i < batch.Count; i++)
             {
@@ -102,6 +102,20 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// A day holds 86400 / step points: a series with fewer than two days of them is too short to call aperiodic.
+    /// A batch can mix sampling steps, so the detector is chosen per series.
+    /// </summary>
+    private static PeriodDetector DetectorFor(Dictionary<int, PeriodDetector> detectors, int pointsPerDay)
+    {
+        if (!detectors.TryGetValue(pointsPerDay, out var detector))
+        {
+            detector = new PeriodDetector(new PeriodDetectorOptions { ExpectedPeriod = pointsPerDay });
+            detectors[pointsPerDay] = detector;
+        }
+        return detector;
     }
 
     private static SeriesAssignment ToAssignment(int seriesId, int clusterId, SeriesProfile profile) => new(

@@ -130,17 +130,7 @@ internal static class Checkpoint
                 }
             }
 
-            var parameters = new MetaParameters
-            {
-                LayerSizes = sizes,
-                Weights = weights,
-                Biases = biases,
-                WeightStepSizes = weightSteps,
-                BiasStepSizes = biasSteps,
-                InnerLearningRate = options.InnerLearningRate,
-                InputNormalization = options.EffectiveNormalization,
-            };
-            return (options, parameters);
+            return (options, MetaParameters.For(options, weights, biases, weightSteps, biasSteps));
         }
         catch (Exception exception) when (exception is JsonException or EndOfStreamException or ArgumentException)
         {

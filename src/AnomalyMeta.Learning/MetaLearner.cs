@@ -194,16 +194,7 @@ public sealed class MetaLearner : IDisposable
             }
         }
 
-        return new MetaParameters
-        {
-            LayerSizes = (int[])_layerSizes.Clone(),
-            Weights = weights,
-            Biases = biases,
-            WeightStepSizes = weightSteps,
-            BiasStepSizes = biasSteps,
-            InnerLearningRate = _options.InnerLearningRate,
-            InputNormalization = _options.EffectiveNormalization,
-        };
+        return MetaParameters.For(_options, weights, biases, weightSteps, biasSteps);
     }
 
     /// <summary>Writes a checkpoint: format version, options (with input normalisation) and parameters.</summary>

@@ -29,6 +29,22 @@ public sealed record MetaParameters
 
     public int InputSize => LayerSizes[0];
 
+    /// <summary>
+    /// Parameters of a learner built with <paramref name="options"/>: the layer sizes, inner step size and input
+    /// normalisation come from the options, so a trained learner and its checkpoint cannot disagree on them.
+    /// </summary>
+    internal static MetaParameters For(
+        MetaLearnerOptions options, float[][] weights, float[][] biases, float[][]? weightStepSizes, float[][]? biasStepSizes) => new()
+    {
+        LayerSizes = options.LayerSizes(),
+        Weights = weights,
+        Biases = biases,
+        WeightStepSizes = weightStepSizes,
+        BiasStepSizes = biasStepSizes,
+        InnerLearningRate = options.InnerLearningRate,
+        InputNormalization = options.EffectiveNormalization,
+    };
+
     /// <summary>Whether adaptation uses the learned per-parameter step sizes.</summary>
     public bool HasStepSizes => WeightStepSizes is not null && BiasStepSizes is not null;
 

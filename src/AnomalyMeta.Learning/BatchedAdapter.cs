@@ -101,7 +101,7 @@ public sealed class BatchedAdapter : IDisposable
                 // was most of the time (~7,000 page faults per batch, ~8 us each on this VM); freed per step, the next
                 // step reuses the same warm blocks.
                 using var stepScope = NewDisposeScope();
-                SgdStepInPlace(xs, ys, fast, _stepSizes, _parameters.InnerLearningRate);
+                FunctionalMlp.SgdStepInPlace(xs, ys, fast, _stepSizes, _parameters.InnerLearningRate);
             }
         }
 
@@ -148,58 +148,4 @@ public sealed class BatchedAdapter : IDisposable
 
         return fast;
     }
-
-    /// <summary>
-    /// <see cref="FunctionalMlp.SgdStep"/> updating <paramref name="parameters"/> in place, with the same operations in
-    /// the same order (so the same rounding), and without the allocations its callers do not need: the adapted weights
-    /// overwrite the old ones, the gradients are scaled in place, and the ReLU mask overwrites the activation it comes from.
-    /// </summary>
-    private static void SgdStepInPlace(Tensor x, Tensor y, Tensor[] parameters, Tensor[]? stepSizes, float learningRate)
-    {
-        var layers = parameters.Length / 2;
-        var points = x.shape[1];
-        var activations = new Tensor[layers];   // input of each layer, [tasks, points, in]
-        var h = x;
-        for (var l = 0; l < layers; l++)
-        {
-            activations[l] = h;
-            h = Times(h, parameters[2 * l]).add_(parameters[(2 * l) + 1]);
-            if (l < layers - 1)
-            {
-                h = h.relu_();
-            }
-        }
-
-        // d(mean_k (p - y)^2)/dp = 2 (p - y) / K, per task.
-        var delta = (h - y.unsqueeze(-1)).mul_(2.0f / points);   // [tasks, points, 1]
-        for (var l = layers - 1; l >= 0; l--)
-        {
-            var input = activations[l];
-            var weightGradient = bmm(input.transpose(1, 2), delta);   // [tasks, in, out]
-            var biasGradient = delta.sum(1, keepdim: true);            // [tasks, 1, out]
-            if (l > 0)
-            {
-                // Before the update: the gradient flows back through the weights it was computed with. The layer input is
-                // a ReLU output not needed after this, so its sign becomes the 0/1 mask in place.
-                delta = Times(delta, parameters[2 * l].transpose(1, 2)).mul_(input.sign_());   // [tasks, points, in]
-            }
-
-            if (stepSizes is null)
-            {
-                parameters[2 * l].sub_(weightGradient.mul_(learningRate));
-                parameters[(2 * l) + 1].sub_(biasGradient.mul_(learningRate));
-            }
-            else
-            {
-                parameters[2 * l].sub_(weightGradient.mul_(stepSizes[2 * l]));
-                parameters[(2 * l) + 1].sub_(biasGradient.mul_(stepSizes[(2 * l) + 1]));
-            }
-        }
-    }
-
-    /// <summary>
-    /// bmm(a, b) for a [tasks, n, k] and b [tasks, k, m]. With k = 1 (a one-input first layer, the backward pass of the
-    /// one-output last layer) the product is an outer product: a broadcast multiply gives the same floats.
-    /// </summary>
-    private static Tensor Times(Tensor a, Tensor b) => a.shape[2] == 1 ? a * b : bmm(a, b);
 }

@@ -38,7 +38,8 @@ internal static class SeriesFactory
     /// A daily cycle whose phase jumps every three days for the first 55% of the series (a shift schedule that kept
     /// changing), then settles: periodic now, smeared as a whole.
     /// </summary>
-    public static float[] SettledAfterPhaseJumps(int seed, int length, int period)
+    /// <param name="weekend">Halve the cycle on two days in seven, a weekly pattern on top of the daily one.</param>
+    public static float[] SettledAfterPhaseJumps(int seed, int length, int period, bool weekend = false)
     {
         var random = new Random(seed);
         var values = new float[length];
@@ -51,7 +52,8 @@ internal static class SeriesFactory
                 phase += 2 * Math.PI * random.NextDouble();
             }
 
-            values[t] = (float)Math.Sin(phase) + (0.3f * SyntheticSeries.Gaussian(random));
+            double amplitude = weekend && (t / period) % 7 >= 5 ? 0.5 : 1.0;
+            values[t] = (float)(amplitude * Math.Sin(phase)) + (0.3f * SyntheticSeries.Gaussian(random));
         }
 
         return values;

@@ -72,7 +72,7 @@ internal static class PeriodBenchCommand
             text.AppendLine();
             text.AppendLine(culture, $"M4 Hourly: {m4.HourlyWith24Or168} of {m4.HourlySeries} series ({m4.HourlyShare:P1}) with period 24 or 168 ({m4.HourlyWith24Or168WholeSeriesOnly} without the second look at the recent half).");
             text.AppendLine(culture, $"  periods found: {Pairs(m4.HourlyPeriods, 12)}");
-            text.AppendLine(culture, $"M4 Weekly: {m4.WeeklyPeriodic} of {m4.WeeklySeries} periodic, {m4.WeeklyWith52} with period 51-53.");
+            text.AppendLine(culture, $"M4 Weekly: {m4.WeeklyPeriodic} of {m4.WeeklySeries} periodic ({m4.WeeklyPeriodicWholeSeriesOnly} without the second look), {m4.WeeklyWith52} with period 51-53.");
             text.AppendLine(culture, $"  periods found: {Pairs(m4.WeeklyPeriods, 8)}");
             AppendThroughput(text, "M4 Hourly", m4.Throughput);
         }
@@ -126,6 +126,7 @@ internal static class PeriodBenchCommand
                 ["hourly_with_24_or_168_whole_series_only"] = m4.HourlyWith24Or168WholeSeriesOnly,
                 ["weekly_series"] = m4.WeeklySeries,
                 ["weekly_periodic"] = m4.WeeklyPeriodic,
+                ["weekly_periodic_whole_series_only"] = m4.WeeklyPeriodicWholeSeriesOnly,
                 ["weekly_with_52"] = m4.WeeklyWith52,
                 ["hourly_series_per_second"] = m4.Throughput.SeriesPerSecond,
                 ["hourly_series_per_cpu_second"] = m4.Throughput.SeriesPerCpuSecond,

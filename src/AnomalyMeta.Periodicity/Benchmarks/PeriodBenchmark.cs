@@ -19,12 +19,14 @@ public readonly record struct AccuracySlice(string Label, int Correct, int Total
 /// <param name="HourlyWith24Or168WholeSeriesOnly">The same count without the second look at the recent half.</param>
 /// <param name="WeeklySeries">Series in Weekly-train.csv.</param>
 /// <param name="WeeklyPeriodic">Weekly series found periodic.</param>
+/// <param name="WeeklyPeriodicWholeSeriesOnly">The same count without the second look at the recent half.</param>
 /// <param name="WeeklyWith52">Weekly series with primary or secondary period 51 to 53.</param>
 /// <param name="Throughput">Detection + features + assignment throughput on the Hourly series.</param>
 /// <param name="HourlyPeriods">Detected (primary/secondary) pairs on Hourly with their counts, most frequent first.</param>
 /// <param name="WeeklyPeriods">Detected (primary/secondary) pairs on Weekly with their counts, most frequent first.</param>
 public sealed record M4PeriodFigures(
-    int HourlySeries, int HourlyWith24Or168, int HourlyWith24Or168WholeSeriesOnly, int WeeklySeries, int WeeklyPeriodic, int WeeklyWith52,
+    int HourlySeries, int HourlyWith24Or168, int HourlyWith24Or168WholeSeriesOnly,
+    int WeeklySeries, int WeeklyPeriodic, int WeeklyPeriodicWholeSeriesOnly, int WeeklyWith52,
     Throughput Throughput, IReadOnlyList<KeyValuePair<string, int>> HourlyPeriods, IReadOnlyList<KeyValuePair<string, int>> WeeklyPeriods)
 {
     public double HourlyShare => HourlySeries == 0 ? 0 : (double)HourlyWith24Or168 / HourlySeries;
@@ -116,7 +118,8 @@ public static class PeriodBenchmark
 
     /// <summary>
     /// The second look at a recent half must not invent periods in noise: random walks fake long "periods" of a few
-    /// cycles in half a series. 500 series per kind and length (the demo's hourly lengths and longer).
+    /// cycles in half a series, and short ones of many in short halves. 500 series per kind and length, from short
+    /// weekly-like series to long hourly ones.
     /// </summary>
     private static FalsePeriods MeasureFalsePeriods(int seed)
     {
@@ -126,7 +129,7 @@ public static class PeriodBenchmark
         int series = 0;
         int falseWhole = 0;
         int falseWithLook = 0;
-        foreach (int length in (int[])[672, 960, 2000])
+        foreach (int length in (int[])[80, 120, 200, 672, 960, 2000])
         {
             for (int kind = 0; kind < 3; kind++)
             {
@@ -342,15 +345,14 @@ public static class PeriodBenchmark
         }
 
         int weeklyPeriodic = 0;
+        int weeklyPeriodicWholeSeriesOnly = 0;
         int weekly52 = 0;
         var weeklyPairs = new Dictionary<string, int>();
         foreach (M4Series s in weekly)
         {
             PeriodEstimate e = detector.Detect(s.Values);
-            if (e.Status == PeriodStatus.Periodic)
-            {
-                weeklyPeriodic++;
-            }
+            weeklyPeriodic += e.Status == PeriodStatus.Periodic ? 1 : 0;
+            weeklyPeriodicWholeSeriesOnly += wholeSeriesOnly.Detect(s.Values).Status == PeriodStatus.Periodic ? 1 : 0;
 
             if (e.PrimaryPeriod is >= 51 and <= 53 || e.SecondaryPeriod is >= 51 and <= 53)
             {
@@ -362,7 +364,8 @@ public static class PeriodBenchmark
 
         ClusterModel model = new PeriodicityClusterer().Fit(profiles, new ClusteringOptions { MinClusterSize = 20 });
         return new M4PeriodFigures(
-            hourly.Count, with24Or168, with24Or168WholeSeriesOnly, weekly.Count, weeklyPeriodic, weekly52,
+            hourly.Count, with24Or168, with24Or168WholeSeriesOnly,
+            weekly.Count, weeklyPeriodic, weeklyPeriodicWholeSeriesOnly, weekly52,
             MeasureThroughput(hourlySeries, model, throughputSeries), Sorted(hourlyPairs), Sorted(weeklyPairs));
     }
 

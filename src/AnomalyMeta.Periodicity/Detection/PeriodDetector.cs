@@ -129,24 +129,35 @@ public sealed class PeriodDetector
     /// <remarks>
     /// A series found aperiodic as a whole gets a second look at its recent half: a cycle that drifted or changed
     /// (24.3 points for weeks, then 24) smears the spectrum of the whole series, yet scoring adapts on the last
-    /// season only, so the current regime is what matters. The recent period must repeat at least
-    /// <see cref="PeriodDetectorOptions.RecentRegimeMinCycles"/> times there: random walks fake long "periods" of
-    /// a few cycles in half a series, almost never short ones of many.
+    /// season only, so the current regime is what matters. The look must not invent periods in noise, so the recent
+    /// half must hold at least <see cref="PeriodDetectorOptions.RecentRegimeMinPoints"/> observed points and its period
+    /// must repeat at least <see cref="PeriodDetectorOptions.RecentRegimeMinCycles"/> times there: random walks fake
+    /// long "periods" of a few cycles in half a series, and short periods of many cycles in short halves.
     /// </remarks>
     public PeriodEstimate Detect(ReadOnlySpan<float> values)
     {
         PeriodEstimate whole = DetectWhole(values);
-        int minCycles = _options.RecentRegimeMinCycles;
-        if (whole.Status != PeriodStatus.Aperiodic || minCycles == 0 || _recentHalf is null)
+        if (whole.Status != PeriodStatus.Aperiodic || _recentHalf is null)
         {
             return whole;
         }
 
         ReadOnlySpan<float> recent = values[(values.Length / 2)..];
+        int observed = SeriesPreparation.CountObserved(recent);
+        int minCycles = _options.RecentRegimeMinCycles;
+        if (observed < _options.RecentRegimeMinPoints)
+        {
+            return whole;
+        }
+
         PeriodEstimate current = _recentHalf.Detect(recent);
-        return current.Status == PeriodStatus.Periodic && recent.Length >= minCycles * current.PrimaryPeriod
-            ? current
-            : whole;
+        if (current.Status != PeriodStatus.Periodic || observed < minCycles * current.PrimaryPeriod)
+        {
+            return whole;
+        }
+
+        // The same floor for a secondary period: two weeks in a 336-point half are not a weekly pattern.
+        return observed >= minCycles * current.SecondaryPeriod ? current : current with { SecondaryPeriod = 0 };
     }
 
     private PeriodEstimate DetectWhole(ReadOnlySpan<float> values)

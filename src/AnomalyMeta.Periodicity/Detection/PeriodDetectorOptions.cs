@@ -49,6 +49,12 @@ public sealed class PeriodDetectorOptions
     /// </summary>
     public int RecentRegimeMinCycles { get; init; } = 8;
 
+    /// <summary>
+    /// Observed points the recent half needs for the second look: in shorter halves random walks fake short periods
+    /// of many cycles (measured: +1 to 2 % false periods at 80 to 120 points, none from 150 on).
+    /// </summary>
+    public int RecentRegimeMinPoints { get; init; } = 150;
+
     /// <summary>Periods always tried besides the detected candidates (for example 24 and 168 for hourly data).</summary>
     public IReadOnlyList<int> HintPeriods { get; init; } = [];
 
@@ -78,9 +84,10 @@ public sealed class PeriodDetectorOptions
             throw new ArgumentException($"MinLength ({MinLength}) must be at least 3 * MinPeriod ({3 * MinPeriod}).");
         }
 
-        if (RecentRegimeMinCycles < 0)
+        if (RecentRegimeMinCycles < 0 || RecentRegimeMinPoints < 0)
         {
-            throw new ArgumentException($"RecentRegimeMinCycles must be 0 (off) or positive, found {RecentRegimeMinCycles}.");
+            throw new ArgumentException(
+                $"RecentRegimeMinCycles ({RecentRegimeMinCycles}) and RecentRegimeMinPoints ({RecentRegimeMinPoints}) must not be negative.");
         }
 
         if (ExpectedPeriod < 0)

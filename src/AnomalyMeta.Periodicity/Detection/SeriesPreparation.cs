@@ -3,6 +3,18 @@ namespace AnomalyMeta.Periodicity;
 /// <summary>Gap filling and spike removal shared by detection and feature extraction.</summary>
 internal static class SeriesPreparation
 {
+    /// <summary>Number of observed (finite) points, as <see cref="FillGaps"/> counts them.</summary>
+    public static int CountObserved(ReadOnlySpan<float> values)
+    {
+        int observed = 0;
+        foreach (float v in values)
+        {
+            observed += float.IsFinite(v) ? 1 : 0;
+        }
+
+        return observed;
+    }
+
     /// <summary>
     /// Copies <paramref name="values"/> into <paramref name="output"/> with every non-finite point replaced by linear
     /// interpolation between its observed neighbours (edges take the nearest observed value).

@@ -38,6 +38,16 @@ public sealed class M4FileTests : IDisposable
     }
 
     [Fact]
+    public void Broken_quoting_is_an_error_not_a_repaired_number()
+    {
+        string path = Write("Hourly-train.csv", "\"V1\",\"V2\",\"V3\"\n\"H1\",\"1\",\"2\"\n\"H2\",\"1\"2,\"3\"\n");
+
+        var error = Assert.Throws<InvalidDataException>(() => M4File.Read(path));
+
+        Assert.StartsWith("Hourly-train.csv line 3: malformed CSV", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_missing_file_is_reported()
     {
         Assert.Throws<FileNotFoundException>(() => M4File.Read(Path.Combine(_directory, "none.csv")));

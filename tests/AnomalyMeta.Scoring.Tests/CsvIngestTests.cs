@@ -49,6 +49,7 @@ public sealed class CsvIngestTests(PostgresFixture database) : IClassFixture<Pos
     [InlineData("s1,2026-11-22T03:30:00Z,1.0", "line 3, field 'timestamp'")]
     [InlineData(",2026-11-22T03:00:00Z,1.0", "line 3, field 'series_key'")]
     [InlineData("s1,2026-11-22T01:00:00Z,2.0", "line 3: series 's1' has a second value")]
+    [InlineData("s1,2026-11-22T03:00:00Z,\"1\"5", "line 3: malformed CSV")]
     public async Task A_malformed_line_is_named_with_file_line_and_field_and_nothing_is_written(string badLine, string expected)
     {
         string path = Write("bad.csv", ["series_key,timestamp,value", "s1,2026-11-22T01:00:00Z,1.0", badLine, "s2,2026-11-22T04:00:00Z,1.0"]);

@@ -28,45 +28,21 @@ public static class M4File
         string name = Path.GetFileName(path);
         var series = new List<M4Series>();
         var values = new List<float>(1024);
-        // CsvHelper unquotes the cells; line numbers are what a person fixing the file needs.
-        using var csv = CsvReader.FromFile(path, new CsvReaderOptions { TrackLineNumbers = true }, FileOptions.SequentialScan);
-        csv.ReadHeader();
-        while (csv.Read())
+        // CsvHelper unquotes the cells. Comma-separated without guessing, and broken quoting is an error rather than
+        // repaired into numbers nobody wrote; line numbers are what a person fixing the file needs.
+        var options = new CsvReaderOptions { TrackLineNumbers = true, Separator = ',', MalformedData = CsvMalformedDataHandling.Throw };
+        using var csv = CsvReader.FromFile(path, options, FileOptions.SequentialScan);
+        try
         {
-            long line = csv.LineNumber;
-            string id = (csv.GetStringOrNull(0) ?? "").Trim();
-            if (id.Length == 0)
+            csv.ReadHeader();
+            while (csv.Read())
             {
-                throw new InvalidDataException($"{name} line {line}, column 1: the series id is empty.");
+                series.Add(ReadSeries(csv, name, values));
             }
-
-            values.Clear();
-            int lastValueCount = 0;
-            for (int column = 1; column < csv.FieldCount; column++)
-            {
-                ReadOnlySpan<byte> cell = csv.GetSpan(column).Trim((byte)' ');
-                if (cell.IsEmpty || cell.SequenceEqual("NA"u8))
-                {
-                    // Empty cells are the ragged end of a short series; an empty cell inside a series is a gap.
-                    values.Add(float.NaN);
-                    continue;
-                }
-
-                if (!float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) || !float.IsFinite(value))
-                {
-                    throw new InvalidDataException($"{name} line {line}, column {column + 1}: '{Encoding.UTF8.GetString(cell)}' is not a number.");
-                }
-
-                values.Add(value);
-                lastValueCount = values.Count;
-            }
-
-            if (lastValueCount == 0)
-            {
-                throw new InvalidDataException($"{name} line {line}: series '{id}' has no values.");
-            }
-
-            series.Add(new M4Series(id, values.GetRange(0, lastValueCount).ToArray()));
+        }
+        catch (CsvFormatException exception)
+        {
+            throw new InvalidDataException($"{name} line {exception.LineNumber}: malformed CSV ({exception.Message})", exception);
         }
 
         if (series.Count == 0)
@@ -75,5 +51,44 @@ public static class M4File
         }
 
         return series;
+    }
+
+    /// <summary>The series on the reader's current record; <paramref name="values"/> is scratch space.</summary>
+    private static M4Series ReadSeries(CsvReader csv, string name, List<float> values)
+    {
+        long line = csv.LineNumber;
+        string id = (csv.GetStringOrNull(0) ?? "").Trim();
+        if (id.Length == 0)
+        {
+            throw new InvalidDataException($"{name} line {line}, column 1: the series id is empty.");
+        }
+
+        values.Clear();
+        int lastValueCount = 0;
+        for (int column = 1; column < csv.FieldCount; column++)
+        {
+            ReadOnlySpan<byte> cell = csv.GetSpan(column).Trim((byte)' ');
+            if (cell.IsEmpty || cell.SequenceEqual("NA"u8))
+            {
+                // Empty cells are the ragged end of a short series; an empty cell inside a series is a gap.
+                values.Add(float.NaN);
+                continue;
+            }
+
+            if (!float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) || !float.IsFinite(value))
+            {
+                throw new InvalidDataException($"{name} line {line}, column {column + 1}: '{Encoding.UTF8.GetString(cell)}' is not a number.");
+            }
+
+            values.Add(value);
+            lastValueCount = values.Count;
+        }
+
+        if (lastValueCount == 0)
+        {
+            throw new InvalidDataException($"{name} line {line}: series '{id}' has no values.");
+        }
+
+        return new M4Series(id, values.GetRange(0, lastValueCount).ToArray());
     }
 }

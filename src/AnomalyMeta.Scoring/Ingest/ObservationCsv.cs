@@ -29,9 +29,12 @@ public static class ObservationCsv
         string name = System.IO.Path.GetFileName(path);
         int perDay = 86400 / stepSeconds;
         var series = new Dictionary<string, SortedDictionary<DateOnly, float[]>>(StringComparer.Ordinal);
-        // Line numbers are what a person fixing the file needs.
-        using var csv = CsvReader.FromFile(path, new CsvReaderOptions { TrackLineNumbers = true }, FileOptions.SequentialScan);
-        csv.ReadHeader();
+        using var csv = CsvReader.FromFile(path, StrictOptions, FileOptions.SequentialScan);
+        Guarded(name, () =>
+        {
+            csv.ReadHeader();
+            return true;
+        });
         var headers = csv.Headers;
         if (headers.Count == 0)
         {
@@ -47,7 +50,7 @@ public static class ObservationCsv
         }
 
         int rows = 0;
-        while (csv.Read())
+        while (Guarded(name, csv.Read))
         {
             long line = csv.LineNumber;
             string key = Field(csv, index[0]);
@@ -92,6 +95,30 @@ public static class ObservationCsv
             rows++;
         }
         return new ObservationFile(path, stepSeconds, rows, series);
+    }
+
+    /// <summary>
+    /// Comma-separated (no guessing from the first lines), and broken quoting is an error instead of being repaired into
+    /// values nobody wrote. Line numbers are what a person fixing the file needs.
+    /// </summary>
+    private static CsvReaderOptions StrictOptions => new()
+    {
+        TrackLineNumbers = true,
+        Separator = ',',
+        MalformedData = CsvMalformedDataHandling.Throw,
+    };
+
+    /// <summary>A CsvHelper read with malformed CSV reported by file and line, like every other error of the file.</summary>
+    private static T Guarded<T>(string name, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (CsvFormatException exception)
+        {
+            throw new InvalidDataException($"{name} line {exception.LineNumber}: malformed CSV ({exception.Message})", exception);
+        }
     }
 
     private static string Field(CsvReader csv, int index) => index < csv.FieldCount ? (csv.GetStringOrNull(index) ?? "").Trim() : "";

@@ -71,6 +71,8 @@ public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<IReadOnlyList<SeriesHistoryLine>> SeriesHistoryAsync(string seriesKey, int limit, CancellationToken cancellationToken)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(seriesKey);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<SeriesHistoryLine>(new CommandDefinition(
             """

@@ -33,10 +33,12 @@ public sealed class ClusteringStore
     }
 
     /// <summary>
-    /// Saves a clustering and its clusters in one transaction. The version must be new: two writers racing for the
-    /// same <see cref="NextVersionAsync"/> value make the second fail on the primary key, not merge.
+    /// Saves a clustering and its clusters in one transaction, without assignments: for tests that assign separately.
+    /// The clustering step uses <see cref="SaveWithAssignmentsAsync"/>, so no version exists without its assignments.
+    /// The version must be new: two writers racing for the same <see cref="NextVersionAsync"/> value make the second
+    /// fail on the primary key, not merge.
     /// </summary>
-    public async Task SaveAsync(StoredClustering clustering, CancellationToken cancellationToken)
+    internal async Task SaveAsync(StoredClustering clustering, CancellationToken cancellationToken)
     {
         Validate(clustering);
         await _dataSource.InTransactionAsync(

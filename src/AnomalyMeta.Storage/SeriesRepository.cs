@@ -287,8 +287,9 @@ public sealed class SeriesRepository
     /// <summary>
     /// Records a clustering version's verdicts: one series_assignment row per series (replacing an earlier write of
     /// the same version), and the series' current periods and cluster, unless the series already follows a newer
-    /// version. The clustering and its clusters must be saved first (<see cref="ClusteringStore.SaveAsync"/>).
-    /// Returns how many assignments were written; all or nothing.
+    /// version: how series that joined after the clustering get their cluster. A new clustering is saved together with
+    /// its assignments (<see cref="ClusteringStore.SaveWithAssignmentsAsync"/>). Returns how many assignments were
+    /// written; all or nothing.
     /// </summary>
     public async Task<int> UpdateAssignmentsAsync(
         int clusterVersion,

@@ -32,6 +32,22 @@ public sealed class MigrationTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_fresh_database_gets_every_script_in_order_and_says_so()
+    {
+        var database = "anomalymeta_test_fresh_" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            var applied = DatabaseMigrator.Migrate(postgres.ConnectionStringFor(database), DatabaseMigrator.FindMigrationsDirectory());
+
+            Assert.Equal(["0001_core_schema.sql", "0002_quartz_job_store.sql", "0003_run_series_by_series.sql"], applied);
+        }
+        finally
+        {
+            await postgres.DropDatabaseAsync(database);
+        }
+    }
+
+    [Fact]
     public async Task A_failing_migration_names_its_script_and_leaves_none_of_it_applied()
     {
         var scripts = Directory.CreateTempSubdirectory("anomalymeta-migrations-");

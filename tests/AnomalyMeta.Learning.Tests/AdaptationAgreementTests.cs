@@ -46,6 +46,27 @@ public sealed class AdaptationAgreementTests
     }
 
     [Fact]
+    public void Batched_adapter_with_several_inputs_normalisation_and_reused_buffers_matches_the_reference()
+    {
+        // Three inputs keep the first layer on bmm (one input takes the broadcast path); task counts 3, 20, 3 make the
+        // adapter grow its fast-weight buffers and then use part of them.
+        using var learner = MetaLearner.Create(new MetaLearnerOptions { InputSize = 3, HiddenSizes = [8, 8], InputNormalization = SinusoidTaskSampler.OracleNormalization, Seed = 3 });
+        var parameters = TestData.WithRandomStepSizes(learner.ExportParameters(), seed: 4, stepSize: 0.02f);
+        using var adapter = new BatchedAdapter(parameters);
+        foreach (var (count, seed) in new[] { (3, 31), (20, 32), (3, 33) })
+        {
+            const int K = 6, Q = 4, Steps = 3;
+            var (sx, sy, qx, _) = TestData.SinusoidTasks(seed, count, K, Q, oracle: true);
+
+            var expected = ReferenceMlp.AdaptAndPredict(parameters, count, K, sx, sy, Q, qx, Steps);
+            var batched = new float[count * Q];
+            adapter.AdaptAndPredict(count, K, sx, sy, Q, qx, Steps, batched);
+
+            TestData.AssertClose(expected, batched, 1e-4);
+        }
+    }
+
+    [Fact]
     public void Batched_adaptation_equals_one_task_at_a_time()
     {
         var parameters = Parameters([40, 40], inputSize: 1, metaSgd: false);

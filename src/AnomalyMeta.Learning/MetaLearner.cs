@@ -99,6 +99,12 @@ public sealed class MetaLearner : IDisposable
 
         var trainable = AllTrainable();
         var optimizer = _optimizer ??= optim.Adam(trainable, _options.OuterLearningRate);
+        // A cosine schedule of an earlier call left the rate at 0, and the next schedule starts from the current rate.
+        foreach (var group in optimizer.ParamGroups)
+        {
+            group.LearningRate = _options.OuterLearningRate;
+        }
+
         var schedule = _options.Schedule == LearningRateSchedule.Cosine && iterations > 0
             ? optim.lr_scheduler.CosineAnnealingLR(optimizer, iterations, 0)
             : null;

@@ -39,8 +39,24 @@ public sealed class MetaTrainingTests
         for (var l = 0; l < expected.Weights.Count; l++)
         {
             Assert.Equal(expected.Weights[l], actual.Weights[l]);
+            Assert.Equal(expected.Biases[l], actual.Biases[l]);
             Assert.Equal(expected.WeightStepSizes![l], actual.WeightStepSizes![l]);
+            Assert.Equal(expected.BiasStepSizes![l], actual.BiasStepSizes![l]);
         }
+    }
+
+    [Fact]
+    public void A_cosine_schedule_restarts_at_each_call_instead_of_staying_at_zero()
+    {
+        using var learner = MetaLearner.Create(new MetaLearnerOptions { Schedule = LearningRateSchedule.Cosine, Seed = 22 });
+        var sampler = new SinusoidTaskSampler();
+        learner.Train(sampler, iterations: 10, supportSize: 10, querySize: 10);
+        var afterFirst = learner.ExportParameters();
+
+        learner.Train(sampler, iterations: 10, supportSize: 10, querySize: 10);
+        var afterSecond = learner.ExportParameters();
+
+        Assert.NotEqual(afterFirst.Weights[1], afterSecond.Weights[1]);
     }
 
     [Fact]

@@ -42,11 +42,7 @@ public sealed class ClusteringStore
     {
         Validate(clustering);
         await _dataSource.InTransactionAsync(
-            async (connection, transaction) =>
-            {
-                await InsertInAsync(connection, transaction, clustering, cancellationToken).ConfigureAwait(false);
-                return 0;
-            },
+            (connection, transaction) => InsertInAsync(connection, transaction, clustering, cancellationToken),
             cancellationToken).ConfigureAwait(false);
     }
 

@@ -23,4 +23,17 @@ internal static class DataSourceTransactions
             }
         }
     }
+
+    /// <summary>The same for work that returns nothing.</summary>
+    public static Task InTransactionAsync(
+        this NpgsqlDataSource dataSource,
+        Func<NpgsqlConnection, NpgsqlTransaction, Task> work,
+        CancellationToken cancellationToken) =>
+        dataSource.InTransactionAsync(
+            async (connection, transaction) =>
+            {
+                await work(connection, transaction).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
 }

@@ -35,11 +35,8 @@ public sealed class ModelStore
         ArgumentException.ThrowIfNullOrWhiteSpace(configurationJson);
         ArgumentNullException.ThrowIfNull(checkpoint);
 
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
+        return await _dataSource.InTransactionAsync(
+            async (connection, transaction) =>
             {
                 // Locking the cluster row serialises savers of one lineage, so max + 1 cannot be taken twice,
                 // and says clearly when the cluster does not exist.
@@ -74,10 +71,9 @@ public sealed class ModelStore
                     transaction,
                     cancellationToken: cancellationToken)).ConfigureAwait(false);
 
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return modelId;
-            }
-        }
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The newest model_version of every cluster of <paramref name="clusterVersion"/> that has one, by cluster_id.</summary>

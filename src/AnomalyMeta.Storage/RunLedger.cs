@@ -43,11 +43,8 @@ public sealed class RunLedger
         ArgumentException.ThrowIfNullOrWhiteSpace(triggeredBy);
         ArgumentOutOfRangeException.ThrowIfNegative(seriesTotal);
 
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
+        return await _dataSource.InTransactionAsync(
+            async (connection, transaction) =>
             {
                 // A nightly run that already exists makes the insert do nothing (partial unique index on as_of),
                 // and two concurrent starters of one date end up on the same row.
@@ -73,7 +70,6 @@ public sealed class RunLedger
 
                 if (created is not null)
                 {
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                     return new RunStart(RunStartOutcome.Started, created);
                 }
 
@@ -84,7 +80,6 @@ public sealed class RunLedger
 
                 if (existing.Status == RunStatus.Succeeded)
                 {
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                     return new RunStart(RunStartOutcome.AlreadySucceeded, existing);
                 }
 
@@ -101,10 +96,9 @@ public sealed class RunLedger
                         command.Parameters.Add(new NpgsqlParameter<int>("seriesTotal", seriesTotal));
                     }, cancellationToken).ConfigureAwait(false);
 
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return new RunStart(RunStartOutcome.Resumed, resumed!);
-            }
-        }
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The run, or null when there is no such run.</summary>
@@ -167,11 +161,8 @@ public sealed class RunLedger
             seriesIds[i] = outcomes[i].SeriesId;
         }
 
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
+        await _dataSource.InTransactionAsync(
+            async (connection, transaction) =>
             {
                 var run = await QueryRunAsync(connection, transaction,
                     $"select {RunColumns} from run where run_id = @runId",
@@ -259,10 +250,8 @@ public sealed class RunLedger
                         throw new InvalidOperationException($"Run {runId} stopped running while a batch was being committed.");
                     }
                 }
-
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Ends a run as succeeded or failed, with its error, finished_at and elapsed_ms (since its first start).</summary>

@@ -25,4 +25,13 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Trained cluster {ClusterId} (season {SeasonLength}) on {SeriesCount} series: meta-loss {MetaLoss} in {ElapsedMs} ms")]
     public static partial void TrainedCluster(this ILogger logger, int clusterId, int seasonLength, int seriesCount, double metaLoss, long elapsedMs);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Cluster {ClusterId} not trained: {Reason}")]
+    public static partial void SkippedCluster(this ILogger logger, int clusterId, string reason);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Trained the generic model of step {StepSeconds} s (season {SeasonLength}) on generated series: meta-loss {MetaLoss} in {ElapsedMs} ms")]
+    public static partial void TrainedGeneric(this ILogger logger, int stepSeconds, int seasonLength, double metaLoss, long elapsedMs);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Model {ModelId} was trained for another task encoding ({Encoding}): not used; retrain with `anomalymeta train`")]
+    public static partial void IncompatibleModel(this ILogger logger, int modelId, string encoding);
 }

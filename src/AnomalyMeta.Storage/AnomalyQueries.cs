@@ -16,6 +16,9 @@ public sealed record SeriesRunLine(string SeriesKey, string Status, string? Deta
 /// <summary>What one series went through in one run, for its history across runs.</summary>
 public sealed record SeriesHistoryLine(long RunId, string Kind, DateOnly AsOf, string Status, string? Detail, int PointsScored, int AnomalyCount);
 
+/// <summary>The scores of one series' scoring day, from the latest run that scored it (NaN where a point was missing).</summary>
+public sealed record ScoredDay(string SeriesKey, int StepSeconds, DateOnly AsOf, float[] Scores, float[] Forecast, string? Detail);
+
 /// <summary>Small read queries for dashboards, the API and evaluations (Dapper; bulk paths live elsewhere).</summary>
 public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
 {
@@ -31,6 +34,26 @@ public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
             order by s.series_key, a.ts
             """,
             new { asOf }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    /// <summary>
+    /// Every scored series-day with its per-point scores and forecast, from the latest run that scored it: what an
+    /// evaluation compares with the truth, and what a series page draws.
+    /// </summary>
+    public async Task<IReadOnlyList<ScoredDay>> ScoredDaysAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<ScoredDay>(new CommandDefinition(
+            """
+            select distinct on (rs.series_id, r.as_of)
+                   s.series_key as SeriesKey, s.step_seconds as StepSeconds, r.as_of as AsOf,
+                   rs.scores as Scores, rs.forecast as Forecast, rs.detail as Detail
+            from run_series rs join run r using (run_id) join series s using (series_id)
+            where rs.status = 'scored' and rs.scores is not null
+            order by rs.series_id, r.as_of, r.run_id desc
+            """,
+            cancellationToken: cancellationToken));
         return rows.AsList();
     }
 

@@ -76,6 +76,73 @@ public sealed class ModelStore
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Saves a generic meta-learner of a sampling step (trained on generated series, the fallback of series whose
+    /// cluster has no model) as the next model_version of that step's lineage, and returns its model_id.
+    /// </summary>
+    public async Task<int> SaveGenericAsync(
+        int stepSeconds,
+        string algorithm,
+        string configurationJson,
+        string? metricsJson,
+        byte[] checkpoint,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(algorithm);
+        ArgumentException.ThrowIfNullOrWhiteSpace(configurationJson);
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        return await _dataSource.InTransactionAsync(
+            async (connection, transaction) =>
+            {
+                // Serialises savers of every lineage; generic models are saved once per step, rarely.
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "lock table generic_model in share row exclusive mode", transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                return await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+                    """
+                    insert into generic_model (step_seconds, model_version, algorithm, configuration, metrics, checkpoint)
+                    select @stepSeconds, coalesce(max(model_version), 0) + 1, @algorithm,
+                           cast(@configurationJson as jsonb), cast(@metricsJson as jsonb), @checkpoint
+                    from generic_model
+                    where step_seconds = @stepSeconds
+                    returning model_id
+                    """,
+                    new
+                    {
+                        stepSeconds,
+                        algorithm,
+                        configurationJson,
+                        metricsJson = string.IsNullOrWhiteSpace(metricsJson) ? "{}" : metricsJson,
+                        checkpoint,
+                    },
+                    transaction,
+                    cancellationToken: cancellationToken)).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The newest generic model of every sampling step that has one.</summary>
+    public async Task<IReadOnlyList<StoredGenericModel>> LoadGenericAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await connection.QueryAsync<GenericRow>(new CommandDefinition(
+                """
+                select distinct on (step_seconds)
+                       model_id as ModelId, step_seconds as StepSeconds, model_version as ModelVersion,
+                       algorithm as Algorithm, configuration::text as ConfigurationJson, metrics::text as MetricsJson,
+                       checkpoint as Checkpoint, created_at as CreatedAt
+                from generic_model
+                order by step_seconds, model_version desc
+                """,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return rows
+                .Select(r => new StoredGenericModel(r.ModelId, r.StepSeconds, r.ModelVersion, r.Algorithm, r.ConfigurationJson,
+                    r.MetricsJson, r.Checkpoint, new DateTimeOffset(DateTime.SpecifyKind(r.CreatedAt, DateTimeKind.Utc))))
+                .ToList();
+        }
+    }
+
     /// <summary>The newest model_version of every cluster of <paramref name="clusterVersion"/> that has one, by cluster_id.</summary>
     public async Task<IReadOnlyList<StoredModel>> LoadLatestAsync(int clusterVersion, CancellationToken cancellationToken)
     {
@@ -117,6 +184,25 @@ public sealed class ModelStore
         public int ClusterVersion { get; init; }
 
         public int ClusterId { get; init; }
+
+        public int ModelVersion { get; init; }
+
+        public string Algorithm { get; init; } = "";
+
+        public string ConfigurationJson { get; init; } = "{}";
+
+        public string MetricsJson { get; init; } = "{}";
+
+        public byte[] Checkpoint { get; init; } = [];
+
+        public DateTime CreatedAt { get; init; }
+    }
+
+    private sealed class GenericRow
+    {
+        public int ModelId { get; init; }
+
+        public int StepSeconds { get; init; }
 
         public int ModelVersion { get; init; }
 

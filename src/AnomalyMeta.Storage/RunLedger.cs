@@ -182,7 +182,8 @@ public sealed class RunLedger
                     """
                     create temp table batch_outcome (
                         series_id integer not null, status text not null, detail text null,
-                        points_scored integer not null, anomaly_count integer not null
+                        points_scored integer not null, anomaly_count integer not null,
+                        forecast real[] null, scores real[] null
                     ) on commit drop;
                     create temp table batch_anomaly (
                         series_id integer not null, ts timestamptz not null, value real not null, forecast real not null,
@@ -221,11 +222,12 @@ public sealed class RunLedger
                             from run_series
                             where run_id = @runId and series_id = any(@seriesIds)
                         ), upserted as (
-                            insert into run_series (run_id, series_id, status, detail, points_scored, anomaly_count)
-                            select @runId, series_id, status, detail, points_scored, anomaly_count from batch_outcome
+                            insert into run_series (run_id, series_id, status, detail, points_scored, anomaly_count, forecast, scores)
+                            select @runId, series_id, status, detail, points_scored, anomaly_count, forecast, scores from batch_outcome
                             on conflict (run_id, series_id) do update set
                                 status = excluded.status, detail = excluded.detail,
-                                points_scored = excluded.points_scored, anomaly_count = excluded.anomaly_count
+                                points_scored = excluded.points_scored, anomaly_count = excluded.anomaly_count,
+                                forecast = excluded.forecast, scores = excluded.scores
                         )
                         update run set
                             series_scored = series_scored
@@ -338,7 +340,7 @@ public sealed class RunLedger
         CancellationToken cancellationToken)
     {
         var importer = await connection.BeginBinaryImportAsync(
-            "copy batch_outcome (series_id, status, detail, points_scored, anomaly_count) from stdin (format binary)",
+            "copy batch_outcome (series_id, status, detail, points_scored, anomaly_count, forecast, scores) from stdin (format binary)",
             cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
         {
@@ -358,9 +360,23 @@ public sealed class RunLedger
 
                 await importer.WriteAsync(outcome.PointsScored, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
                 await importer.WriteAsync(anomalyCounts.GetValueOrDefault(outcome.SeriesId), NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                await WriteRealsAsync(importer, outcome.Forecast, cancellationToken).ConfigureAwait(false);
+                await WriteRealsAsync(importer, outcome.Scores, cancellationToken).ConfigureAwait(false);
             }
 
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WriteRealsAsync(NpgsqlBinaryImporter importer, float[]? values, CancellationToken cancellationToken)
+    {
+        if (values is null)
+        {
+            await importer.WriteNullAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await importer.WriteAsync(values, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
         }
     }
 

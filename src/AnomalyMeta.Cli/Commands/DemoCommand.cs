@@ -97,7 +97,7 @@ internal static class DemoCommand
         Console.WriteLine($"| clusters | {clustering.Clusters.Count} (clustering version {clustering.Version}) |");
         foreach (var cluster in clustering.Clusters)
         {
-            var model = trained.FirstOrDefault(t => t.ClusterId == cluster.ClusterId);
+            var model = trained.Trained.FirstOrDefault(t => t.ClusterId == cluster.ClusterId);
             Console.WriteLine($"| cluster {cluster.ClusterId} | {cluster.SeriesCount:N0} series, period {cluster.PrimaryPeriod?.ToString() ?? "none"}/{cluster.SecondaryPeriod?.ToString() ?? "-"}, "
                 + (model is null ? "no model" : $"season {model.SeasonLength}, meta-loss {model.MetaLoss:F3}, {model.Seconds:F1} s") + " |");
         }

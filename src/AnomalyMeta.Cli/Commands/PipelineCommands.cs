@@ -109,9 +109,17 @@ internal static class PipelineCommands
                 new TrainingOptions { Iterations = parse.GetValue(iterations) }, cancellationToken);
             Console.WriteLine("| cluster | model | series | season | meta-loss | seconds |");
             Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
-            foreach (var t in trained)
+            foreach (var t in trained.Trained)
             {
                 Console.WriteLine($"| {t.ClusterId} | {t.ModelId} | {t.SeriesUsed:N0} | {t.SeasonLength} | {t.MetaLoss:F4} | {t.Seconds:F1} |");
+            }
+            foreach (var g in trained.Generic)
+            {
+                Console.WriteLine($"| generic, step {g.StepSeconds} s | {g.ModelId} | generated | {g.SeasonLength} | {g.MetaLoss:F4} | {g.Seconds:F1} |");
+            }
+            foreach (var skipped in trained.Skipped)
+            {
+                Console.WriteLine($"Cluster {skipped.ClusterId} not trained: {skipped.Reason}; its series are scored by the generic model of their step.");
             }
             return 0;
         });

@@ -1,16 +1,71 @@
 namespace AnomalyMeta.Core.Detection;
 
-/// <summary>How far from its forecast a point must be to be flagged.</summary>
+/// <summary>How far from its forecast a point must be to be flagged, one setting for every series.</summary>
 public sealed record DetectionOptions
 {
-    /// <summary>Flag when |residual| exceeds this many robust standard deviations; the band is forecast ± this.</summary>
+    /// <summary>Flag when |residual| exceeds this many robust standard deviations of out-of-sample residuals.</summary>
     public float Threshold { get; init; } = 4.5f;
 
     /// <summary>
-    /// Floor of the residual scale, in units of the support window's standard deviation: an adapted model that
-    /// fits a smooth series almost exactly must not turn every small wobble into an anomaly.
+    /// Floor of the residual scale, in units of the support window's typical one-step change: a model that forecasts
+    /// a smooth series almost exactly must not turn every small wobble into an anomaly.
     /// </summary>
     public float MinimumScale { get; init; } = 0.05f;
+
+    /// <summary>
+    /// After a flag, the series' next points (this share of a day) score at most half their raw score, so they are
+    /// not flagged again: an anomaly is reported by its first points, which carry its highest scores, instead of an
+    /// alert per point for as long as it lasts.
+    /// </summary>
+    public float QuietDays { get; init; } = 1f;
+}
+
+/// <summary>
+/// Scores a day of one-step forecasts against what happened. The residual scale starts from out-of-sample residuals
+/// (a model adapted on the first half of the support, forecasting the second half) and follows the day's own
+/// residuals (each winsorised at the threshold, so an anomaly barely widens the band that judges the next point).
+/// </summary>
+public static class DayScorer
+{
+    /// <summary>
+    /// Writes each point's score (NaN where <paramref name="actual"/> is missing) and residual scale, and returns how
+    /// many points were scored. <paramref name="residuals"/> are actual − forecast in the same unit as
+    /// <paramref name="initialScale"/>; <paramref name="quietPoints"/> how long a flag silences the next ones.
+    /// </summary>
+    public static int Score(ReadOnlySpan<float> actual, ReadOnlySpan<float> residuals, float initialScale,
+        int memoryPoints, int quietPoints, DetectionOptions options, Span<float> scales, Span<float> scores)
+    {
+        float variance = initialScale * initialScale;
+        float alpha = 2f / (memoryPoints + 1);
+        float floor = options.MinimumScale * options.MinimumScale;
+        int quietUntil = -1;
+        int scored = 0;
+        for (int t = 0; t < actual.Length; t++)
+        {
+            float scale = MathF.Sqrt(variance);
+            scales[t] = scale;
+            if (float.IsNaN(actual[t]))
+            {
+                scores[t] = float.NaN;
+                continue;
+            }
+            scored++;
+            float z = residuals[t] / scale;
+            float score = ResidualScorer.Score(z, options.Threshold);
+            if (t <= quietUntil)
+            {
+                score *= 0.5f;
+            }
+            else if (score >= 0.5f)
+            {
+                quietUntil = t + quietPoints;
+            }
+            scores[t] = score;
+            float bounded = Math.Min(Math.Abs(z), options.Threshold) * scale;
+            variance = Math.Max(((1 - alpha) * variance) + (alpha * bounded * bounded), floor);
+        }
+        return scored;
+    }
 }
 
 /// <summary>
@@ -30,9 +85,14 @@ public static class ResidualScorer
         {
             scratch[i] = actual[i] - fitted[i];
         }
-        var residuals = scratch[..n];
+        return RobustScale(scratch[..n], minimum);
+    }
+
+    /// <summary>Robust standard deviation (1.4826 × MAD) of <paramref name="residuals"/>, which it reorders.</summary>
+    public static float RobustScale(Span<float> residuals, float minimum)
+    {
         float median = Median(residuals);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < residuals.Length; i++)
         {
             residuals[i] = Math.Abs(residuals[i] - median);
         }

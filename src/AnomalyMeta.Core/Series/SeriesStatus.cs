@@ -18,4 +18,6 @@ public enum SeriesStatus
     NoModel,
     /// <summary>No observation at all on the scoring day.</summary>
     NoData,
+    /// <summary>Adaptation or forecast gave a non-finite value: the series is skipped, the run goes on.</summary>
+    Diverged,
 }

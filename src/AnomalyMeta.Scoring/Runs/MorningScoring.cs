@@ -29,7 +29,7 @@ public sealed class MorningScoring(
         activity?.SetTag("anomalymeta.as_of", request.AsOf.ToString("O"));
         var clock = Stopwatch.StartNew();
 
-        var (clusterVersion, scoringModels) = await LoadModelsAsync(cancellationToken);
+        var scoringModels = await LoadModelsAsync(cancellationToken);
         int seriesTotal = await queries.SeriesCountAsync(cancellationToken);
         var start = await ledger.StartAsync(request.Kind, request.AsOf, request.TriggeredBy, request.Reason, seriesTotal, cancellationToken);
         long runId = start.Run.RunId;
@@ -49,13 +49,13 @@ public sealed class MorningScoring(
             var scorer = new BatchScorer(options.Detection);
             var outcomes = new List<SeriesOutcome>(options.BatchSize);
             var anomalies = new List<AnomalyRow>();
-            await foreach (var batch in series.ReadHistoryAsync(request.AsOf, DaysToRead(scoringModels), options.BatchSize, cancellationToken))
+            await foreach (var batch in series.ReadHistoryAsync(request.AsOf, scoringModels.DaysToRead(options.DaysRead), options.BatchSize, cancellationToken))
             {
                 using var batchActivity = ScoringTelemetry.Source.StartActivity("scoring batch");
                 var batchClock = Stopwatch.StartNew();
                 outcomes.Clear();
                 anomalies.Clear();
-                ScoreBatch(scorer, batch, clusterVersion, scoringModels, done, outcomes, anomalies);
+                ScoreBatch(scorer, batch, scoringModels, done, outcomes, anomalies);
                 if (outcomes.Count == 0)
                 {
                     continue;
@@ -88,12 +88,15 @@ public sealed class MorningScoring(
         }
     }
 
-    /// <summary>Groups the batch's series by cluster and scores each group on its cluster's model.</summary>
-    private static void ScoreBatch(BatchScorer scorer, SeriesHistoryBatch batch, int clusterVersion,
-        IReadOnlyDictionary<int, ClusterScoringModel> scoringModels, IReadOnlySet<int> done,
+    /// <summary>
+    /// Picks each series' model and scores the batch group by group. A series is scored by its cluster's meta-learner
+    /// when that exists for its sampling step and its history fills the model's season; otherwise by the generic model
+    /// of its step, and the status detail says why.
+    /// </summary>
+    private static void ScoreBatch(BatchScorer scorer, SeriesHistoryBatch batch, ScoringModels models, IReadOnlySet<int> done,
         List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies)
     {
-        var members = new Dictionary<int, List<int>>();
+        var groups = new Dictionary<(ScoringModel Model, string? Detail), List<int>>();
         var all = batch.Series;
         for (int i = 0; i < all.Length; i++)
         {
@@ -102,58 +105,72 @@ public sealed class MorningScoring(
             {
                 continue;
             }
-            if (history.ClusterVersion != clusterVersion || history.ClusterId is not int clusterId
-                || !scoringModels.TryGetValue(clusterId, out var model) || model.PointsPerDay != history.PointsPerDay)
+            var (model, detail) = models.Choose(history, batch.PointsOf(i));
+            if (model is null)
             {
-                outcomes.Add(new SeriesOutcome(history.SeriesId, SeriesStatus.NoModel,
-                    $"no meta-learner for cluster {history.ClusterId?.ToString() ?? "(unassigned)"} of clustering {history.ClusterVersion?.ToString() ?? "(none)"}; current clustering is {clusterVersion}"));
+                outcomes.Add(new SeriesOutcome(history.SeriesId, detail is null ? SeriesStatus.NoModel : SeriesStatus.TooShort,
+                    detail ?? $"no meta-learner for step {history.StepSeconds} s: run `anomalymeta train`"));
                 continue;
             }
-            if (!members.TryGetValue(clusterId, out var list))
+            if (!groups.TryGetValue((model, detail), out var list))
             {
-                members[clusterId] = list = [];
+                groups[(model, detail)] = list = [];
             }
             list.Add(i);
         }
-        foreach (var (clusterId, list) in members)
+        foreach (var ((model, detail), list) in groups)
         {
-            scorer.Score(scoringModels[clusterId], batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), outcomes, anomalies);
+            scorer.Score(model, detail, batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), outcomes, anomalies);
         }
     }
 
-    /// <summary>The newest meta-learner of every cluster of the latest clustering, ready for the fast adapter.</summary>
-    private async Task<(int ClusterVersion, IReadOnlyDictionary<int, ClusterScoringModel> Models)> LoadModelsAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The newest meta-learner of every cluster of the latest clustering and the generic model of every sampling step,
+    /// ready for the fast adapter. Models of an older task encoding are left out (and logged).
+    /// </summary>
+    private async Task<ScoringModels> LoadModelsAsync(CancellationToken cancellationToken)
     {
-        var clustering = await clusterings.LoadLatestAsync(cancellationToken)
-            ?? throw new InvalidOperationException("No clustering in the database: run `anomalymeta cluster` and `anomalymeta train` first.");
-        var stored = await models.LoadLatestAsync(clustering.Version, cancellationToken);
-        if (stored.Count == 0)
+        var clustering = await clusterings.LoadLatestAsync(cancellationToken);
+        var clusterModels = new Dictionary<int, ScoringModel>();
+        if (clustering is not null)
         {
-            throw new InvalidOperationException($"No meta-learner for clustering {clustering.Version}: run `anomalymeta train` first.");
+            foreach (var model in await models.LoadLatestAsync(clustering.Version, cancellationToken))
+            {
+                if (ToScoringModel(model.ModelId, $"cluster {model.ClusterId} of clustering {clustering.Version}",
+                    model.ConfigurationJson, model.Checkpoint) is ScoringModel scoring)
+                {
+                    clusterModels[model.ClusterId] = scoring;
+                }
+            }
         }
-        var result = new Dictionary<int, ClusterScoringModel>();
-        foreach (var model in stored)
+        var generic = new Dictionary<int, ScoringModel>();
+        foreach (var model in await models.LoadGenericAsync(cancellationToken))
         {
-            // The task shape comes from the model's own configuration: scoring must build the tasks it was trained on.
-            var configuration = ModelConfiguration.FromJson(model.ConfigurationJson, model.ModelId);
-            using var stream = new MemoryStream(model.Checkpoint, writable: false);
-            using var learner = MetaLearner.Load(stream);
-            result[model.ClusterId] = new ClusterScoringModel(model.ClusterId, new FastAdapter(learner.ExportParameters()),
-                configuration.PrimaryPeriod, configuration.SecondaryPeriod, configuration.PointsPerDay,
-                options.AdaptationSteps ?? configuration.InnerSteps);
+            if (ToScoringModel(model.ModelId, $"generic model of step {model.StepSeconds} s", model.ConfigurationJson, model.Checkpoint) is ScoringModel scoring)
+            {
+                generic[model.StepSeconds] = scoring;
+            }
         }
-        return (clustering.Version, result);
+        if (clusterModels.Count == 0 && generic.Count == 0)
+        {
+            throw new InvalidOperationException("No meta-learner in the database: run `anomalymeta train` first.");
+        }
+        return new ScoringModels(clustering?.Version, clusterModels, generic);
     }
 
-    /// <summary>Days each window needs: the longest season of any model plus the scoring day, and at least DaysRead.</summary>
-    private int DaysToRead(IReadOnlyDictionary<int, ClusterScoringModel> scoringModels)
+    private ScoringModel? ToScoringModel(int modelId, string name, string configurationJson, byte[] checkpoint)
     {
-        int days = options.DaysRead;
-        foreach (var model in scoringModels.Values)
+        // The task shape comes from the model's own configuration: scoring must build the tasks it was trained on.
+        var configuration = ModelConfiguration.FromJson(configurationJson, modelId);
+        if (!configuration.IsOneStep)
         {
-            days = Math.Max(days, (model.SeasonLength + (2 * model.PointsPerDay) - 1) / model.PointsPerDay);
+            logger.IncompatibleModel(modelId, configuration.Encoding.Length == 0 ? "phase only" : configuration.Encoding);
+            return null;
         }
-        return days;
+        using var stream = new MemoryStream(checkpoint, writable: false);
+        using var learner = MetaLearner.Load(stream);
+        return new ScoringModel(modelId, name, new FastAdapter(learner.ExportParameters()), configuration.PrimaryPeriod,
+            configuration.SeasonLength, configuration.PointsPerDay, options.AdaptationSteps ?? configuration.InnerSteps);
     }
 
     private static ScoringSummary Summarise(ScoringRunRecord run, bool alreadyDone, TimeSpan elapsed) =>

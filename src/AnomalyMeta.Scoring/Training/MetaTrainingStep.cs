@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Text.Json;
 using AnomalyMeta.Core.Forecasting;
 using AnomalyMeta.Core.Series;
+using AnomalyMeta.Core.Synthetic;
 using AnomalyMeta.Learning;
+using AnomalyMeta.Scoring.Batches;
 using AnomalyMeta.Storage;
 using AnomalyMeta.Storage.Records;
 using Microsoft.Extensions.Logging;
@@ -12,29 +14,62 @@ namespace AnomalyMeta.Scoring.Training;
 /// <summary>What training produced for one cluster.</summary>
 public sealed record TrainedCluster(int ClusterId, int ModelId, int SeriesUsed, int SeasonLength, double MetaLoss, double Seconds);
 
+/// <summary>A cluster that got no model, and why (its series fall back to the generic model of their step).</summary>
+public sealed record SkippedCluster(int ClusterId, string Reason);
+
+/// <summary>A generic model trained for a sampling step.</summary>
+public sealed record TrainedGeneric(int StepSeconds, int ModelId, int SeasonLength, double MetaLoss, double Seconds);
+
+/// <summary>Everything one training pass did.</summary>
+public sealed record TrainingReport(IReadOnlyList<TrainedCluster> Trained, IReadOnlyList<SkippedCluster> Skipped, IReadOnlyList<TrainedGeneric> Generic);
+
 /// <summary>
 /// Trains one meta-learner per cluster of the latest clustering, on tasks cut from a sample of the cluster's series
-/// (history up to the day before <c>asOf</c>), and stores each as a new model version.
+/// (history up to <c>lastHistoryDay</c>), and stores each as a new model version. A cluster that cannot be trained
+/// (too little history for its season) is reported and skipped; the others are trained. Every sampling step met in
+/// the fleet also gets a generic meta-learner, trained once on generated series, that scores a series until its
+/// cluster has a model of its own: so a series is scored from its second day.
 /// </summary>
 public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore clusterings, ModelStore models, ILogger<MetaTrainingStep> logger)
 {
-    public async Task<IReadOnlyList<TrainedCluster>> TrainAsync(DateOnly lastHistoryDay, TrainingOptions options, CancellationToken cancellationToken)
+    /// <summary>Generated series a generic model is trained on.</summary>
+    private const int GenericSeriesCount = 400;
+
+    public async Task<TrainingReport> TrainAsync(DateOnly lastHistoryDay, TrainingOptions options, CancellationToken cancellationToken)
     {
-        var clustering = await clusterings.LoadLatestAsync(cancellationToken)
-            ?? throw new InvalidOperationException("No clustering in the database: run `anomalymeta cluster` first.");
-        var samples = await SampleHistoriesAsync(clustering.Version, lastHistoryDay, options, cancellationToken);
+        var clustering = await clusterings.LoadLatestAsync(cancellationToken);
+        var (samples, steps) = await SampleHistoriesAsync(clustering?.Version, lastHistoryDay, options, cancellationToken);
         MetaLearner.UseTorchThreads(options.TorchThreads);
 
+        var generic = await TrainGenericModelsAsync(steps, options, cancellationToken);
         var trained = new List<TrainedCluster>();
-        foreach (var cluster in clustering.Clusters)
+        var skipped = new List<SkippedCluster>();
+        foreach (var cluster in clustering?.Clusters ?? [])
         {
+            string? reason = null;
             if (!samples.TryGetValue(cluster.ClusterId, out var sample) || sample.Histories.Count == 0)
             {
-                continue;
+                reason = $"none of its series has observations in the {options.HistoryDays} days up to {lastHistoryDay:yyyy-MM-dd}";
             }
-            trained.Add(await TrainClusterAsync(clustering.Version, cluster, sample, options, cancellationToken));
+            else
+            {
+                try
+                {
+                    trained.Add(await TrainClusterAsync(clustering!.Version, cluster, sample, options, cancellationToken));
+                }
+                catch (ArgumentException exception)
+                {
+                    // One cluster too young for its season must not stop the others: its series use the generic model.
+                    reason = exception.Message;
+                }
+            }
+            if (reason is not null)
+            {
+                logger.SkippedCluster(cluster.ClusterId, reason);
+                skipped.Add(new SkippedCluster(cluster.ClusterId, reason));
+            }
         }
-        return trained;
+        return new TrainingReport(trained, skipped, generic);
     }
 
     private async Task<TrainedCluster> TrainClusterAsync(int clusterVersion, ClusterSummary cluster, ClusterSample sample,
@@ -43,66 +78,130 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
         var clock = Stopwatch.StartNew();
         int primary = cluster.PrimaryPeriod ?? 0;
         int secondary = cluster.SecondaryPeriod ?? 0;
-        int season = SeasonalTask.SeasonLength(primary, secondary, sample.PointsPerDay);
-        int query = sample.PointsPerDay;
-        var sampler = new SeriesTaskSampler(sample.Histories, primary, season, season + query);
+        // A cluster keeps one sampling step: its most common one. Members of other steps use their step's generic model.
+        int pointsPerDay = sample.MajorityPointsPerDay();
+        var histories = sample.Histories.Where(h => h.PointsPerDay == pointsPerDay).Select(h => h.History).ToList();
+        int season = ScoringModel.SupportSeason(primary, secondary, pointsPerDay);
+        var sampler = new OneStepTaskSampler(histories, primary, season, pointsPerDay);
+        var (checkpoint, report) = Train(sampler, season, pointsPerDay, options, options.Seed + cluster.ClusterId, cancellationToken);
+        var configuration = new ModelConfiguration(options.Algorithm.ToString(), pointsPerDay, primary, secondary, season,
+            options.InnerSteps, options.Iterations, sampler.SeriesCount, ModelConfiguration.OneStepEncoding);
+        int modelId = await models.SaveAsync(clusterVersion, cluster.ClusterId, options.Algorithm.ToString(),
+            configuration.ToJson(), Metrics(report), checkpoint, cancellationToken);
+        logger.TrainedCluster(cluster.ClusterId, season, sampler.SeriesCount, report.FinalMetaLoss, clock.ElapsedMilliseconds);
+        return new TrainedCluster(cluster.ClusterId, modelId, sampler.SeriesCount, season, report.FinalMetaLoss, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Trains the generic model of every step that has none of the current task encoding yet.</summary>
+    private async Task<List<TrainedGeneric>> TrainGenericModelsAsync(IReadOnlySet<int> steps, TrainingOptions options, CancellationToken cancellationToken)
+    {
+        var existing = new HashSet<int>();
+        foreach (var model in await models.LoadGenericAsync(cancellationToken))
+        {
+            if (ModelConfiguration.FromJson(model.ConfigurationJson, model.ModelId).IsOneStep)
+            {
+                existing.Add(model.StepSeconds);
+            }
+        }
+        var trained = new List<TrainedGeneric>();
+        foreach (int step in steps.Order())
+        {
+            if (existing.Contains(step))
+            {
+                continue;
+            }
+            var clock = Stopwatch.StartNew();
+            int pointsPerDay = 86400 / step;
+            int season = ScoringModel.GenericSeason(pointsPerDay);
+            int days = ((season + pointsPerDay - 1) / pointsPerDay) + 7;
+            var generator = new GenericSeriesGenerator(pointsPerDay, days, options.Seed);
+            var histories = new List<TrainingHistory>(GenericSeriesCount);
+            long firstIndex = (long)new DateOnly(2026, 1, 5).DayNumber * pointsPerDay;
+            for (int i = 0; i < GenericSeriesCount; i++)
+            {
+                histories.Add(new TrainingHistory(-1 - i, firstIndex, generator.Generate(i)));
+            }
+            var sampler = new OneStepTaskSampler(histories, 0, season, pointsPerDay);
+            var (checkpoint, report) = Train(sampler, season, pointsPerDay, options, options.Seed + step, cancellationToken);
+            var configuration = new ModelConfiguration(options.Algorithm.ToString(), pointsPerDay, 0, 0, season,
+                options.InnerSteps, options.Iterations, GenericSeriesCount, ModelConfiguration.OneStepEncoding);
+            int modelId = await models.SaveGenericAsync(step, options.Algorithm.ToString(), configuration.ToJson(), Metrics(report), checkpoint, cancellationToken);
+            logger.TrainedGeneric(step, season, report.FinalMetaLoss, clock.ElapsedMilliseconds);
+            trained.Add(new TrainedGeneric(step, modelId, season, report.FinalMetaLoss, clock.Elapsed.TotalSeconds));
+        }
+        return trained;
+    }
+
+    private static (byte[] Checkpoint, MetaTrainingReport Report) Train(OneStepTaskSampler sampler, int season, int query,
+        TrainingOptions options, int seed, CancellationToken cancellationToken)
+    {
         var learnerOptions = new MetaLearnerOptions
         {
-            InputSize = SeasonalTask.InputSize,
+            InputSize = OneStepTask.InputSize,
             Algorithm = options.Algorithm,
             InnerSteps = options.InnerSteps,
             InnerLearningRate = options.InnerLearningRate,
             MetaBatchSize = options.MetaBatchSize,
-            Seed = options.Seed + cluster.ClusterId,
+            Seed = seed,
         };
         using var learner = MetaLearner.Create(learnerOptions);
-        var report = learner.Train(sampler, options.Iterations, season, query, cancellationToken);
-
+        var report = learner.Train(sampler, options.Iterations, OneStepTaskSampler.SupportSize(season), query, cancellationToken);
         using var checkpoint = new MemoryStream();
         learner.Save(checkpoint);
-        var configuration = new ModelConfiguration(options.Algorithm.ToString(), sample.PointsPerDay, primary, secondary, season,
-            options.InnerSteps, options.Iterations, sample.Histories.Count);
-        string metrics = JsonSerializer.Serialize(new
-        {
-            final_meta_loss = report.FinalMetaLoss,
-            iterations_per_second = report.IterationsPerSecond,
-            seconds = report.ElapsedSeconds,
-        });
-        int modelId = await models.SaveAsync(clusterVersion, cluster.ClusterId, options.Algorithm.ToString(),
-            configuration.ToJson(), metrics, checkpoint.ToArray(), cancellationToken);
-        logger.TrainedCluster(cluster.ClusterId, season, sample.Histories.Count, report.FinalMetaLoss, clock.ElapsedMilliseconds);
-        return new TrainedCluster(cluster.ClusterId, modelId, sample.Histories.Count, season, report.FinalMetaLoss, clock.Elapsed.TotalSeconds);
+        return (checkpoint.ToArray(), report);
     }
 
-    private sealed class ClusterSample(int pointsPerDay)
+    private static string Metrics(MetaTrainingReport report) => JsonSerializer.Serialize(new
     {
-        public int PointsPerDay { get; } = pointsPerDay;
-        public List<TrainingHistory> Histories { get; } = [];
+        final_meta_loss = report.FinalMetaLoss,
+        iterations_per_second = report.IterationsPerSecond,
+        seconds = report.ElapsedSeconds,
+    });
+
+    private sealed class ClusterSample
+    {
+        public List<(int PointsPerDay, TrainingHistory History)> Histories { get; } = [];
+
         public int Seen { get; set; }
+
+        public int MajorityPointsPerDay() => Histories.GroupBy(h => h.PointsPerDay).MaxBy(g => g.Count())!.Key;
     }
 
     /// <summary>
     /// One pass over all series, keeping a uniform sample of each cluster's histories (reservoir sampling), so
-    /// memory stays bounded by clusters × MaxSeriesPerCluster however many series there are.
+    /// memory stays bounded by clusters × MaxSeriesPerCluster however many series there are. A history starts at
+    /// the series' first observation: a young series is not judged by the empty days before it existed.
     /// </summary>
-    private async Task<Dictionary<int, ClusterSample>> SampleHistoriesAsync(int clusterVersion, DateOnly lastDay,
-        TrainingOptions options, CancellationToken cancellationToken)
+    private async Task<(Dictionary<int, ClusterSample> Samples, HashSet<int> Steps)> SampleHistoriesAsync(int? clusterVersion,
+        DateOnly lastDay, TrainingOptions options, CancellationToken cancellationToken)
     {
         var random = new Random(options.Seed);
         var samples = new Dictionary<int, ClusterSample>();
+        var steps = new HashSet<int>();
         await foreach (var batch in series.ReadHistoryAsync(lastDay, options.HistoryDays, 4096, cancellationToken))
         {
             var all = batch.Series;
             for (int i = 0; i < all.Length; i++)
             {
                 var history = all[i];
-                if (history.ClusterVersion != clusterVersion || history.ClusterId is not int clusterId)
+                steps.Add(history.StepSeconds);
+                if (clusterVersion is null || history.ClusterVersion != clusterVersion || history.ClusterId is not int clusterId)
+                {
+                    continue;
+                }
+                var points = batch.PointsOf(i);
+                int first = 0;
+                while (first < points.Length && float.IsNaN(points[first]))
+                {
+                    first++;
+                }
+                if (first == points.Length)
                 {
                     continue;
                 }
                 if (!samples.TryGetValue(clusterId, out var sample))
                 {
-                    samples[clusterId] = sample = new ClusterSample(history.PointsPerDay);
+                    samples[clusterId] = sample = new ClusterSample();
                 }
                 sample.Seen++;
                 int slot = sample.Histories.Count < options.MaxSeriesPerCluster ? sample.Histories.Count : random.Next(sample.Seen);
@@ -110,12 +209,13 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
                 {
                     continue;
                 }
-                var values = batch.PointsOf(i).ToArray();
+                var values = points[first..].ToArray();
                 if (WindowRepair.FillGaps(values) * 2 < values.Length)
                 {
                     continue;
                 }
-                var entry = new TrainingHistory(history.SeriesId, (long)batch.FirstDay.DayNumber * history.PointsPerDay, values);
+                long firstIndex = ((long)batch.FirstDay.DayNumber * history.PointsPerDay) + first;
+                var entry = (history.PointsPerDay, new TrainingHistory(history.SeriesId, firstIndex, values));
                 if (slot == sample.Histories.Count)
                 {
                     sample.Histories.Add(entry);
@@ -126,6 +226,6 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
                 }
             }
         }
-        return samples;
+        return (samples, steps);
     }
 }

@@ -14,8 +14,14 @@ public sealed record ModelConfiguration(
     int SeasonLength,
     int InnerSteps,
     int Iterations,
-    int TrainingSeries)
+    int TrainingSeries,
+    string Encoding = "")
 {
+    /// <summary>The task encoding of <see cref="AnomalyMeta.Core.Forecasting.OneStepTask"/>; models of an older encoding are not used.</summary>
+    public const string OneStepEncoding = "one-step-v1";
+
+    public bool IsOneStep => Encoding == OneStepEncoding;
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);

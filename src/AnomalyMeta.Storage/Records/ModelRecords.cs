@@ -27,3 +27,14 @@ public sealed record StoredModel(
     string MetricsJson,
     byte[] Checkpoint,
     DateTimeOffset CreatedAt);
+
+/// <summary>A generic meta-learner of one sampling step: the fallback of series whose cluster has no model.</summary>
+public sealed record StoredGenericModel(
+    int ModelId,
+    int StepSeconds,
+    int ModelVersion,
+    string Algorithm,
+    string ConfigurationJson,
+    string MetricsJson,
+    byte[] Checkpoint,
+    DateTimeOffset CreatedAt);

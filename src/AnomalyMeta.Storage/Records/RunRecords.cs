@@ -55,7 +55,10 @@ public sealed record RunStart(RunStartOutcome Outcome, ScoringRunRecord Run);
 /// The result of one series in a batch: its status (Core's <see cref="SeriesStatus"/>, stored as the
 /// <c>run_series.status</c> strings), a reason a person can act on, and how many points were scored.
 /// </summary>
-public readonly record struct SeriesOutcome(int SeriesId, SeriesStatus Status, string? Detail = null, int PointsScored = 0);
+/// <paramref name="Forecast"/> and <paramref name="Scores"/> hold the scoring day's forecast and score of every point
+/// (NaN where a point is missing) when the series was scored.
+public readonly record struct SeriesOutcome(int SeriesId, SeriesStatus Status, string? Detail = null, int PointsScored = 0,
+    float[]? Forecast = null, float[]? Scores = null);
 
 /// <summary>One flagged point. The run and the as-of date come with the batch it is committed in.</summary>
 public readonly record struct AnomalyRow(
@@ -81,6 +84,7 @@ public static class LedgerNames
         SeriesStatus.Constant => "constant",
         SeriesStatus.NoModel => "no_model",
         SeriesStatus.NoData => "no_data",
+        SeriesStatus.Diverged => "diverged",
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, "Unknown series status."),
     };
 
@@ -92,6 +96,7 @@ public static class LedgerNames
         "constant" => SeriesStatus.Constant,
         "no_model" => SeriesStatus.NoModel,
         "no_data" => SeriesStatus.NoData,
+        "diverged" => SeriesStatus.Diverged,
         _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown run_series.status."),
     };
 

@@ -1,0 +1,102 @@
+namespace AnomalyMeta.Core.Forecasting;
+
+/// <summary>
+/// Scales of one task, measured on its support window: the level's mean and spread (for the level input) and the
+/// spread of one-step changes (the unit of targets, forecasts and residuals).
+/// </summary>
+public readonly record struct TaskScale(float LevelMean, float LevelScale, float StepScale)
+{
+    /// <summary>
+    /// Measures a gap-free window. A constant window still gets a scale (a small floor relative to its level), so a
+    /// flat series is scored: any move away from its value is news.
+    /// </summary>
+    public static TaskScale Of(ReadOnlySpan<float> window)
+    {
+        double sum = 0;
+        foreach (float value in window)
+        {
+            sum += value;
+        }
+        float mean = (float)(sum / window.Length);
+        double squares = 0;
+        double stepSquares = 0;
+        for (int i = 0; i < window.Length; i++)
+        {
+            double d = window[i] - mean;
+            squares += d * d;
+            if (i > 0)
+            {
+                double step = window[i] - window[i - 1];
+                stepSquares += step * step;
+            }
+        }
+        float floor = 1e-4f * Math.Max(1f, Math.Abs(mean));
+        float level = Math.Max((float)Math.Sqrt(squares / window.Length), floor);
+        float change = Math.Max((float)Math.Sqrt(stepSquares / Math.Max(1, window.Length - 1)), floor);
+        return new TaskScale(mean, level, change);
+    }
+}
+
+/// <summary>
+/// The regression task of the meta-learner: forecast each point from the points before it. Inputs are where the point
+/// sits in the series' primary period and season (as the calendar goes, so a new series' phases line up with its
+/// cluster's), the level of the previous point and the last <see cref="Lags"/> one-step changes; the target is the
+/// change from the previous point, in units of the support window's typical change. Anchoring the forecast on the
+/// previous value is what keeps a level shift or a random walk from becoming a day of flags: after the shift the
+/// forecast starts from the new level, so only its onset is surprising. The meta-learner learns, per cluster, how a
+/// change depends on the phase and on the recent changes (seasonal shape, mean reversion, momentum); a few gradient
+/// steps on the series' last season fit that to the series.
+/// </summary>
+public static class OneStepTask
+{
+    /// <summary>Changes before the point used as inputs; a point's inputs read <see cref="Lags"/> + 1 points before it.</summary>
+    public const int Lags = 2;
+
+    /// <summary>Points before the first encoded point that its inputs read.</summary>
+    public const int History = Lags + 1;
+
+    /// <summary>Inputs per point: primary phase, season phase, previous level, <see cref="Lags"/> previous changes.</summary>
+    public const int InputSize = 3 + Lags;
+
+    /// <summary>Inputs span [-InputRange, InputRange], the range the MLP was sized for.</summary>
+    public const float InputRange = 5f;
+
+    /// <summary>
+    /// Encodes points [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) of
+    /// <paramref name="values"/> (gap-free; <paramref name="first"/> ≥ <see cref="History"/>): inputs [count, InputSize]
+    /// and targets [count] (the change from the previous point over <see cref="TaskScale.StepScale"/>).
+    /// <paramref name="absoluteIndexOfValues0"/> is the index of values[0] counted from the epoch in the series' step.
+    /// </summary>
+    public static void Encode(ReadOnlySpan<float> values, int first, int count, long absoluteIndexOfValues0,
+        int primaryPeriod, int seasonLength, TaskScale scale, Span<float> inputs, Span<float> targets)
+    {
+        if (first < History || first + count > values.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(first), $"Points {first}..{first + count} need {History} points before them inside {values.Length} values.");
+        }
+        int primary = primaryPeriod > 1 ? primaryPeriod : seasonLength;
+        float primaryStep = 2 * InputRange / primary;
+        float seasonStep = 2 * InputRange / seasonLength;
+        float inverseLevel = 1f / scale.LevelScale;
+        float inverseStep = 1f / scale.StepScale;
+        for (int i = 0; i < count; i++)
+        {
+            int t = first + i;
+            long absolute = absoluteIndexOfValues0 + t;
+            var row = inputs.Slice(i * InputSize, InputSize);
+            row[0] = (absolute % primary) * primaryStep - InputRange;
+            row[1] = (absolute % seasonLength) * seasonStep - InputRange;
+            row[2] = Clip((values[t - 1] - scale.LevelMean) * inverseLevel);
+            for (int lag = 0; lag < Lags; lag++)
+            {
+                row[3 + lag] = Clip((values[t - 1 - lag] - values[t - 2 - lag]) * inverseStep);
+            }
+            targets[i] = (values[t] - values[t - 1]) * inverseStep;
+        }
+    }
+
+    /// <summary>The forecast of a point from the previous value and the model's output (a change in step units).</summary>
+    public static float Forecast(float previousValue, float output, TaskScale scale) => previousValue + (output * scale.StepScale);
+
+    private static float Clip(float x) => Math.Clamp(x, -InputRange, InputRange);
+}

@@ -1,0 +1,43 @@
+using AnomalyMeta.Core.Forecasting;
+using AnomalyMeta.Learning;
+
+namespace AnomalyMeta.Scoring.Batches;
+
+/// <summary>
+/// What scoring needs of one meta-learner (a cluster's, or the generic model of a sampling step): its parameters on
+/// the fast adapter and the shape of its tasks.
+/// </summary>
+public sealed class ScoringModel(int modelId, string name, FastAdapter adapter, int primaryPeriod, int seasonLength, int pointsPerDay, int adaptationSteps)
+{
+    /// <summary>Fewest points a support window holds: a short period is repeated until its season has this many.</summary>
+    public const int MinimumSupport = 48;
+
+    public int ModelId { get; } = modelId;
+
+    /// <summary>For status details: "cluster 3 of clustering 2", "generic model of step 300 s".</summary>
+    public string Name { get; } = name;
+
+    public FastAdapter Adapter { get; } = adapter;
+
+    public int PrimaryPeriod { get; } = primaryPeriod;
+
+    public int PointsPerDay { get; } = pointsPerDay;
+
+    public int AdaptationSteps { get; } = adaptationSteps;
+
+    /// <summary>K: the support window, a whole number of seasons.</summary>
+    public int SeasonLength { get; } = seasonLength;
+
+    /// <summary>
+    /// The support season of a series' periods: its season (<see cref="SeasonalTask.SeasonLength"/>), repeated until it
+    /// holds at least <see cref="MinimumSupport"/> points, so a short period still gives the adaptation enough points.
+    /// </summary>
+    public static int SupportSeason(int primaryPeriod, int secondaryPeriod, int pointsPerDay)
+    {
+        int season = SeasonalTask.SeasonLength(primaryPeriod, secondaryPeriod, pointsPerDay);
+        return season * ((MinimumSupport + season - 1) / season);
+    }
+
+    /// <summary>The season of a generic model: one day of points (at least <see cref="MinimumSupport"/>).</summary>
+    public static int GenericSeason(int pointsPerDay) => SupportSeason(0, 0, pointsPerDay);
+}

@@ -1,0 +1,63 @@
+using AnomalyMeta.Storage.Records;
+
+namespace AnomalyMeta.Scoring.Batches;
+
+/// <summary>
+/// The models a run scores with: each cluster's meta-learner of the latest clustering, and the generic model of each
+/// sampling step, the fallback that lets every series be scored from its second day.
+/// </summary>
+public sealed class ScoringModels(int? clusterVersion, IReadOnlyDictionary<int, ScoringModel> clusterModels, IReadOnlyDictionary<int, ScoringModel> genericModels)
+{
+    public int Count => clusterModels.Count + genericModels.Count;
+
+    /// <summary>
+    /// The model for a series and, when it is not the series' own cluster's, why (for its status detail). No model:
+    /// the detail says why the series cannot be scored (too short for every model), or is null when its step has no
+    /// model at all.
+    /// </summary>
+    public (ScoringModel? Model, string? Detail) Choose(SeriesHistory history, ReadOnlySpan<float> window)
+    {
+        string reason;
+        if (history.ClusterId is not int clusterId || history.ClusterVersion != clusterVersion)
+        {
+            reason = clusterVersion is null ? "no clustering yet" : $"not yet in clustering {clusterVersion}";
+        }
+        else if (!clusterModels.TryGetValue(clusterId, out var own))
+        {
+            reason = $"cluster {clusterId} of clustering {clusterVersion} has no model yet";
+        }
+        else if (own.PointsPerDay != history.PointsPerDay)
+        {
+            reason = $"cluster {clusterId}'s model is for {86400 / own.PointsPerDay} s steps, the series' step is {history.StepSeconds} s";
+        }
+        else if (!BatchScorer.CanFill(window, own.SeasonLength, own.PointsPerDay))
+        {
+            reason = $"history too short for cluster {clusterId}'s season of {own.SeasonLength} points";
+        }
+        else
+        {
+            return (own, null);
+        }
+
+        if (!genericModels.TryGetValue(history.StepSeconds, out var generic))
+        {
+            return (null, null);
+        }
+        if (!BatchScorer.CanFill(window, generic.SeasonLength, generic.PointsPerDay))
+        {
+            return (null, $"{reason}; fewer than {generic.SeasonLength / 2} of the {generic.SeasonLength} points before the day observed");
+        }
+        return (generic, $"{generic.Name}: {reason}");
+    }
+
+    /// <summary>Days each window needs: the longest season of any model plus the scoring day, and at least <paramref name="minimum"/>.</summary>
+    public int DaysToRead(int minimum)
+    {
+        int days = minimum;
+        foreach (var model in clusterModels.Values.Concat(genericModels.Values))
+        {
+            days = Math.Max(days, (model.SeasonLength + (2 * model.PointsPerDay) - 1) / model.PointsPerDay);
+        }
+        return days;
+    }
+}

@@ -1,0 +1,83 @@
+using System.Numerics.Tensors;
+using AnomalyMeta.Core.Forecasting;
+using AnomalyMeta.Learning;
+
+namespace AnomalyMeta.Scoring.Training;
+
+/// <summary>
+/// Meta-training tasks cut from series histories, shaped exactly like the morning's scoring task
+/// (<see cref="OneStepTask"/>): the support is the season of K points before a day (its first
+/// <see cref="OneStepTask.History"/> points only feed the lags), the query is the day that follows, each point
+/// forecast from the values before it.
+/// </summary>
+public sealed class OneStepTaskSampler : ITaskSampler
+{
+    // A jump can be hundreds of typical changes; clipped, such points still say "big move" without their squared
+    // error drowning every other task's gradient.
+    private const float TargetClip = 10f;
+
+    private readonly List<TrainingHistory> _histories;
+    private readonly int _primaryPeriod;
+    private readonly int _seasonLength;
+    private readonly int _queryLength;
+
+    /// <summary>Keeps the histories long enough for one task; throws when none is, naming what a task needs.</summary>
+    public OneStepTaskSampler(IReadOnlyList<TrainingHistory> histories, int primaryPeriod, int seasonLength, int queryLength)
+    {
+        var usable = new List<TrainingHistory>(histories.Count);
+        foreach (var history in histories)
+        {
+            if (history.Values.Length >= seasonLength + queryLength)
+            {
+                usable.Add(history);
+            }
+        }
+        if (usable.Count == 0)
+        {
+            throw new ArgumentException($"no series has the {seasonLength + queryLength} points a task needs (season {seasonLength} + {queryLength} forecast)", nameof(histories));
+        }
+        _histories = usable;
+        _primaryPeriod = primaryPeriod;
+        _seasonLength = seasonLength;
+        _queryLength = queryLength;
+    }
+
+    /// <summary>Support points per task: the season less the points that only feed the first point's lags.</summary>
+    public static int SupportSize(int seasonLength) => seasonLength - OneStepTask.History;
+
+    public int InputSize => OneStepTask.InputSize;
+
+    public int SeriesCount => _histories.Count;
+
+    public void Sample(Random random, int tasks, int supportSize, int querySize,
+        Span<float> supportX, Span<float> supportY, Span<float> queryX, Span<float> queryY)
+    {
+        if (supportSize != SupportSize(_seasonLength) || querySize != _queryLength)
+        {
+            throw new ArgumentException($"Tasks of this sampler have {SupportSize(_seasonLength)} support and {_queryLength} query points, not {supportSize} and {querySize}.");
+        }
+        int inputs = OneStepTask.InputSize;
+        int span = _seasonLength + _queryLength;
+        for (int task = 0; task < tasks; task++)
+        {
+            var history = _histories[random.Next(_histories.Count)];
+            int start = random.Next(history.Values.Length - span + 1);
+            var window = history.Values.AsSpan(start, span);
+            var scale = TaskScale.Of(window[.._seasonLength]);
+            long absolute = history.FirstIndex + start;
+            OneStepTask.Encode(window, OneStepTask.History, supportSize, absolute, _primaryPeriod, _seasonLength, scale,
+                supportX.Slice(task * supportSize * inputs, supportSize * inputs), supportY.Slice(task * supportSize, supportSize));
+            var targets = queryY.Slice(task * querySize, querySize);
+            OneStepTask.Encode(window, _seasonLength, querySize, absolute, _primaryPeriod, _seasonLength, scale,
+                queryX.Slice(task * querySize * inputs, querySize * inputs), targets);
+            Clip(supportY.Slice(task * supportSize, supportSize));
+            Clip(targets);
+        }
+    }
+
+    private static void Clip(Span<float> targets)
+    {
+        TensorPrimitives.Min(targets, TargetClip, targets);
+        TensorPrimitives.Max(targets, -TargetClip, targets);
+    }
+}

@@ -11,9 +11,10 @@ using NpgsqlTypes;
 namespace AnomalyMeta.Storage;
 
 /// <summary>
-/// The series registry and its observations: registration by key, bulk day writes, batched history reads for
-/// scoring, and the clustering step's assignments. Bulk rows travel by binary COPY into a transaction-local
-/// staging table and are merged in the same transaction, so a failed call leaves nothing behind.
+/// The series registry and its observations: registration by key, bulk day writes (merged into stored days unless
+/// asked to replace them), batched history reads for scoring, and the clustering step's assignments. Bulk rows
+/// travel by binary COPY into a transaction-local staging table and are merged in the same transaction, so a failed
+/// call leaves nothing behind.
 /// </summary>
 public sealed class SeriesRepository
 {
@@ -50,22 +51,64 @@ public sealed class SeriesRepository
     }
 
     /// <summary>
-    /// Registers series and writes their day rows in one transaction: <paramref name="rowsFor"/> gets every key's
-    /// series_id and returns the rows. Either both happen or, when anything is rejected, neither does (an ingest
-    /// must not leave registered series without their data).
+    /// The step each of <paramref name="seriesKeys"/> is registered with; keys not registered are absent. Lets a
+    /// caller put its data on a known series' step before <see cref="RegisterAndWriteAsync(IReadOnlyList{SeriesRegistration}, Func{IReadOnlyDictionary{string, int}, IEnumerable{DayRow}}, DayWriteMode, CancellationToken)"/>,
+    /// which refuses a step change: a series registered in between with another step fails that call, whole.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, int>> FindStepsAsync(IReadOnlyCollection<string> seriesKeys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(seriesKeys);
+        var steps = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (seriesKeys.Count == 0)
+        {
+            return steps;
+        }
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await connection.QueryAsync<RegisteredStep>(new CommandDefinition(
+                "select series_key as SeriesKey, step_seconds as StepSeconds from series where series_key = any(@keys)",
+                new { keys = seriesKeys.ToArray() }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            foreach (var row in rows)
+            {
+                steps[row.SeriesKey] = row.StepSeconds;
+            }
+        }
+
+        return steps;
+    }
+
+    /// <summary>
+    /// Registers series and writes their day rows in one transaction, merging each row into a stored day
+    /// (<see cref="DayWriteMode.Merge"/>): <paramref name="rowsFor"/> gets every key's series_id and returns the rows.
+    /// Either both happen or, when anything is rejected, neither does (an ingest must not leave registered series
+    /// without their data).
+    /// </summary>
+    public Task<(IReadOnlyDictionary<string, int> Ids, long Written)> RegisterAndWriteAsync(
+        IReadOnlyList<SeriesRegistration> series,
+        Func<IReadOnlyDictionary<string, int>, IEnumerable<DayRow>> rowsFor,
+        CancellationToken cancellationToken) =>
+        RegisterAndWriteAsync(series, rowsFor, DayWriteMode.Merge, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="RegisterAndWriteAsync(IReadOnlyList{SeriesRegistration}, Func{IReadOnlyDictionary{string, int}, IEnumerable{DayRow}}, CancellationToken)"/>,
+    /// with the day rows written by <paramref name="mode"/>.
     /// </summary>
     public async Task<(IReadOnlyDictionary<string, int> Ids, long Written)> RegisterAndWriteAsync(
         IReadOnlyList<SeriesRegistration> series,
         Func<IReadOnlyDictionary<string, int>, IEnumerable<DayRow>> rowsFor,
+        DayWriteMode mode,
         CancellationToken cancellationToken)
     {
         ValidateRegistrations(series);
         ArgumentNullException.ThrowIfNull(rowsFor);
+        ValidateMode(mode);
         return await _dataSource.InTransactionAsync(
             async (connection, transaction) =>
             {
                 var ids = await RegisterInAsync(connection, transaction, series, cancellationToken).ConfigureAwait(false);
-                var written = await WriteInAsync(connection, transaction, rowsFor(ids), cancellationToken).ConfigureAwait(false);
+                var written = await WriteInAsync(connection, transaction, rowsFor(ids), mode, cancellationToken).ConfigureAwait(false);
                 return ((IReadOnlyDictionary<string, int>)ids, written);
             },
             cancellationToken).ConfigureAwait(false);
@@ -142,21 +185,39 @@ public sealed class SeriesRepository
     }
 
     /// <summary>
-    /// Writes day rows (insert, or replace the day's points) in one transaction and returns how many were written.
+    /// Writes day rows in one transaction, merging each into a stored day (<see cref="DayWriteMode.Merge"/>: a NaN
+    /// point keeps the stored value), and returns how many were written.
     /// Every row is checked first: its series must exist, its points must number 86400 / step_seconds, and a
     /// (series, day) may appear once. Any bad row throws <see cref="ArgumentException"/> naming series and day,
     /// and nothing of the call is written.
     /// </summary>
-    public async Task<long> WriteObservationsAsync(IEnumerable<DayRow> rows, CancellationToken cancellationToken)
+    public Task<long> WriteObservationsAsync(IEnumerable<DayRow> rows, CancellationToken cancellationToken) =>
+        WriteObservationsAsync(rows, DayWriteMode.Merge, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="WriteObservationsAsync(IEnumerable{DayRow}, CancellationToken)"/>, with the rows written by
+    /// <paramref name="mode"/>: merged into the stored days, or replacing them whole.
+    /// </summary>
+    public async Task<long> WriteObservationsAsync(IEnumerable<DayRow> rows, DayWriteMode mode, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rows);
+        ValidateMode(mode);
         return await _dataSource.InTransactionAsync(
-            (connection, transaction) => WriteInAsync(connection, transaction, rows, cancellationToken),
+            (connection, transaction) => WriteInAsync(connection, transaction, rows, mode, cancellationToken),
             cancellationToken).ConfigureAwait(false);
     }
 
+    private static void ValidateMode(DayWriteMode mode)
+    {
+        if (!Enum.IsDefined(mode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown day write mode.");
+        }
+    }
+
     private static async Task<long> WriteInAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<DayRow> rows, CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<DayRow> rows, DayWriteMode mode,
+        CancellationToken cancellationToken)
     {
         await ExecuteAsync(connection, transaction,
             "create temp table observation_stage (series_id integer not null, day date not null, points real[] not null) on commit drop",
@@ -200,13 +261,25 @@ public sealed class SeriesRepository
             throw new ArgumentException("Observations rejected, nothing written: " + rejection, nameof(rows));
         }
 
+        // Merge: a day without any NaN (the usual full day) replaces the stored one without the element-wise pass of
+        // observation_points_merge (db/0004), which keeps the stored point wherever the new one is NaN.
+        var sql = mode == DayWriteMode.Replace
+            ? """
+              insert into observation_day (series_id, day, points)
+              select series_id, day, points from observation_stage
+              on conflict (series_id, day) do update set points = excluded.points
+              """
+            : """
+              insert into observation_day (series_id, day, points)
+              select series_id, day, points from observation_stage
+              on conflict (series_id, day) do update set points =
+                  case when 'NaN'::real = any(excluded.points)
+                       then observation_points_merge(observation_day.points, excluded.points)
+                       else excluded.points
+                  end
+              """;
         var written = await connection.ExecuteAsync(new CommandDefinition(
-            """
-            insert into observation_day (series_id, day, points)
-            select series_id, day, points from observation_stage
-            on conflict (series_id, day) do update set points = excluded.points
-            """,
-            transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            sql, transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
         return written;
     }
 
@@ -629,6 +702,8 @@ public sealed class SeriesRepository
     private sealed record StepChange(string SeriesKey, int StoredStep, int RequestedStep);
 
     private sealed record RegisteredSeries(string SeriesKey, int SeriesId);
+
+    private sealed record RegisteredStep(string SeriesKey, int StepSeconds);
 
     private sealed record AssignmentProblem(int SeriesId, int ClusterId, bool UnknownSeries);
 

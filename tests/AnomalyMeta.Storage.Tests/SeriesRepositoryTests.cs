@@ -165,7 +165,7 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task Rewriting_a_day_replaces_its_points()
+    public async Task Rewriting_a_day_in_replace_mode_replaces_its_points_NaN_included()
     {
         var ids = await _repository.RegisterAsync(TestData.Series("rewrite", 1), CancellationToken.None);
         var id = ids.Values.Single();
@@ -173,12 +173,74 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
         await _repository.WriteObservationsAsync([new DayRow(id, day, TestData.Day(id, day, 24, seed: 1))], CancellationToken.None);
 
         var replacement = TestData.Day(id, day, 24, seed: 2);
-        await _repository.WriteObservationsAsync([new DayRow(id, day, replacement)], CancellationToken.None);
+        replacement[4] = float.NaN;
+        await _repository.WriteObservationsAsync([new DayRow(id, day, replacement)], DayWriteMode.Replace, CancellationToken.None);
 
-        await using var connection = await postgres.DataSource.OpenConnectionAsync();
-        var stored = await connection.QuerySingleAsync<float[]>(
-            "select points from observation_day where series_id = @id and day = @day", new { id, day = day.ToDateTime(TimeOnly.MinValue) });
-        Assert.Equal(replacement, stored);
+        Assert.Equal(replacement, await StoredDayAsync(id, day));
+    }
+
+    [Fact]
+    public async Task Writing_a_day_again_merges_a_NaN_point_keeps_the_stored_value_and_a_full_day_replaces()
+    {
+        var id = (await _repository.RegisterAsync(TestData.Series("merge", 1), CancellationToken.None)).Values.Single();
+        var day = new DateOnly(2026, 3, 21);
+        var original = TestData.Day(id, day, 24, seed: 1);
+        original[9] = float.NaN;
+        await _repository.WriteObservationsAsync([new DayRow(id, day, original)], CancellationToken.None);
+
+        var correction = Enumerable.Repeat(float.NaN, 24).ToArray();
+        correction[3] = 42f;
+        correction[9] = 9f;
+        var written = await _repository.WriteObservationsAsync([new DayRow(id, day, correction)], CancellationToken.None);
+
+        var expected = (float[])original.Clone();
+        expected[3] = 42f;
+        expected[9] = 9f;
+        Assert.Equal(1, written);
+        Assert.Equal(expected, await StoredDayAsync(id, day));
+
+        var full = TestData.Day(id, day, 24, seed: 3);
+        await _repository.WriteObservationsAsync([new DayRow(id, day, full)], CancellationToken.None);
+        Assert.Equal(full, await StoredDayAsync(id, day));
+    }
+
+    [Fact]
+    public async Task Registering_and_writing_merges_by_default_and_replaces_when_asked()
+    {
+        var series = TestData.Series("register-merge", 1);
+        var key = series[0].SeriesKey;
+        var day = new DateOnly(2026, 3, 22);
+        static float[] Half(int from)
+        {
+            var points = Enumerable.Repeat(float.NaN, 24).ToArray();
+            for (var h = from; h < from + 12; h++)
+            {
+                points[h] = h;
+            }
+
+            return points;
+        }
+
+        await _repository.RegisterAndWriteAsync(series, ids => [new DayRow(ids[key], day, Half(0))], CancellationToken.None);
+        var (ids, _) = await _repository.RegisterAndWriteAsync(series, ids => [new DayRow(ids[key], day, Half(12))], CancellationToken.None);
+        Assert.Equal(Enumerable.Range(0, 24).Select(h => (float)h).ToArray(), await StoredDayAsync(ids[key], day));
+
+        await _repository.RegisterAndWriteAsync(series, ids => [new DayRow(ids[key], day, Half(12))], DayWriteMode.Replace, CancellationToken.None);
+        Assert.Equal(Half(12), await StoredDayAsync(ids[key], day));
+    }
+
+    [Fact]
+    public async Task Registered_steps_are_found_by_key_and_unknown_keys_are_absent()
+    {
+        var hourly = TestData.Series("steps-h", 1);
+        var fiveMinutes = TestData.Series("steps-5", 1, stepSeconds: 300);
+        await _repository.RegisterAsync([.. hourly, .. fiveMinutes], CancellationToken.None);
+
+        var steps = await _repository.FindStepsAsync([hourly[0].SeriesKey, fiveMinutes[0].SeriesKey, "steps-nobody"], CancellationToken.None);
+
+        Assert.Equal(2, steps.Count);
+        Assert.Equal(3600, steps[hourly[0].SeriesKey]);
+        Assert.Equal(300, steps[fiveMinutes[0].SeriesKey]);
     }
 
     [Fact]
@@ -412,6 +474,13 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
         }
 
         throw new InvalidOperationException($"Series {seriesId} was not read.");
+    }
+
+    private async Task<float[]> StoredDayAsync(int seriesId, DateOnly day)
+    {
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        return await connection.QuerySingleAsync<float[]>(
+            "select points from observation_day where series_id = @seriesId and day = @day", new { seriesId, day = day.ToDateTime(TimeOnly.MinValue) });
     }
 
     private async Task<int> CountDaysAsync(params int[] seriesIds)

@@ -55,17 +55,82 @@ internal static class PipelineCommands
     private static Command Ingest()
     {
         var file = new Argument<FileInfo>("file") { Description = "CSV with the header series_key,timestamp,value (UTC timestamps; empty value = missing point)." };
-        var step = new Option<int>("--step-seconds") { Description = "Sampling step of the series in the file.", DefaultValueFactory = _ => 3600 };
-        var command = new Command("ingest", "Load observations from a CSV file: checked whole first, so a bad file writes nothing.") { file, step };
+        var step = new Option<int?>("--step-seconds")
+        {
+            Description = "Sampling step of the series in the file (divides 86400). Default: inferred per series from the timestamps; a registered series keeps its step.",
+        };
+        var aggregate = new Option<ObservationAggregate>("--aggregate")
+        {
+            HelpName = "mean|sum|min|max|last|first",
+            Description = "How readings of one step slot (off-grid or repeated timestamps) are combined: mean, sum, min, max, last or first.",
+            DefaultValueFactory = _ => ObservationAggregate.Mean,
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                // Names only: Enum.TryParse would also take "3" or "Mean,Max".
+                foreach (var value in Enum.GetValues<ObservationAggregate>())
+                {
+                    if (string.Equals(text, value.ToString(), StringComparison.OrdinalIgnoreCase))
+                    {
+                        return value;
+                    }
+                }
+                result.AddError($"--aggregate: '{text}' is not one of mean, sum, min, max, last, first.");
+                return default;
+            },
+        };
+        var replaceDays = new Option<bool>("--replace-days") { Description = "Replace the stored days the file touches whole, instead of merging the points it carries." };
+        var command = new Command("ingest", "Load observations from a CSV file: checked whole first, so a bad file writes nothing; merged into stored days.")
+        {
+            file, step, aggregate, replaceDays,
+        };
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var host = CliHost.Build();
-            var report = await host.Services.GetRequiredService<CsvIngest>().IngestAsync(parse.GetRequiredValue(file).FullName, parse.GetValue(step), cancellationToken);
-            Console.WriteLine($"Ingested {report.Rows:N0} rows: {report.Series:N0} series, {report.DayRows:N0} day rows.");
+            var options = new CsvIngestOptions
+            {
+                StepSeconds = parse.GetValue(step),
+                Aggregate = parse.GetValue(aggregate),
+                ReplaceDays = parse.GetValue(replaceDays),
+            };
+            var report = await host.Services.GetRequiredService<CsvIngest>().IngestAsync(parse.GetRequiredValue(file).FullName, options, cancellationToken);
+            Console.WriteLine($"Ingested {report.Rows:N0} rows into {report.Series:N0} series: {report.DayRows:N0} day rows {(options.ReplaceDays ? "replaced" : "merged")}; "
+                + $"points aggregated (slots with more than one value): {report.AggregatedPoints:N0}; rows rejected: {report.RowsRejected:N0}.");
+            PrintSteps(report.Steps);
             return 0;
         });
         return command;
     }
+
+    private static void PrintSteps(IReadOnlyList<SeriesStep> steps)
+    {
+        var groups = steps.GroupBy(s => (s.StepSeconds, s.Source)).OrderBy(g => g.Key.StepSeconds).ThenBy(g => g.Key.Source).ToList();
+        if (groups.Count == 1)
+        {
+            Console.WriteLine($"Step: {groups[0].Key.StepSeconds} s ({Source(groups[0].Key.Source)})");
+        }
+        else
+        {
+            Console.WriteLine("Steps: " + string.Join("; ", groups.Select(g => $"{g.Key.StepSeconds} s ({Source(g.Key.Source)}) for {g.Count():N0} series")));
+        }
+        const int MaxLines = 10;
+        var onto = steps.Where(s => s.OntoRegisteredStep).ToList();
+        foreach (var s in onto.Take(MaxLines))
+        {
+            Console.WriteLine($"Series '{s.SeriesKey}' keeps its registered step of {s.StepSeconds} s; the file's spacing suggests {s.InferredStepSeconds} s, so its readings were aggregated onto {s.StepSeconds} s.");
+        }
+        if (onto.Count > MaxLines)
+        {
+            Console.WriteLine($"... and {onto.Count - MaxLines:N0} more series aggregated onto their registered step.");
+        }
+    }
+
+    private static string Source(StepSource source) => source switch
+    {
+        StepSource.Given => "given",
+        StepSource.Inferred => "inferred",
+        _ => "registered",
+    };
 
     private static Command Cluster()
     {

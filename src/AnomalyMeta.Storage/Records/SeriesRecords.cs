@@ -11,6 +11,19 @@ public sealed record SeriesRegistration(string SeriesKey, int StepSeconds, IRead
 /// </summary>
 public readonly record struct DayRow(int SeriesId, DateOnly Day, float[] Points);
 
+/// <summary>What writing a day row does to a day already stored for the same series.</summary>
+public enum DayWriteMode
+{
+    /// <summary>
+    /// The row changes exactly the points it carries: a NaN point is "not in this write" and keeps the stored value,
+    /// every other point replaces it. Two partial deliveries of a day add up; a correction of one point keeps the rest.
+    /// </summary>
+    Merge,
+
+    /// <summary>The row replaces the stored day whole, NaN points included.</summary>
+    Replace,
+}
+
 /// <summary>
 /// The clustering step's verdict for one series: its periods, its cluster and the features it was clustered on.
 /// </summary>

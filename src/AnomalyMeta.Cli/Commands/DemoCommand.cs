@@ -104,9 +104,10 @@ internal static class DemoCommand
         Console.WriteLine($"| run | {summary.RunId} for {summary.AsOf:yyyy-MM-dd} |");
         Console.WriteLine($"| series scored | {summary.SeriesScored:N0} ({summary.SeriesSkipped:N0} skipped) |");
         Console.WriteLine($"| anomalies written | {summary.AnomaliesWritten:N0} |");
-        Console.WriteLine($"| precision | {metrics.Precision:F3} |");
+        Console.WriteLine($"| precision (delay protocol, {SyntheticEvaluation.Delay} points) | {metrics.Precision:F3} |");
         Console.WriteLine($"| recall | {metrics.Recall:F3} |");
         Console.WriteLine($"| F1 | {metrics.F1:F3} |");
+        Console.WriteLine($"| point-wise precision / recall / F1 (every anomalous point must be flagged) | {evaluation.PointWise.Precision:F3} / {evaluation.PointWise.Recall:F3} / {evaluation.PointWise.F1:F3} |");
         foreach (var (family, m) in evaluation.ByFamily.OrderBy(f => f.Key))
         {
             Console.WriteLine($"| {family} series: precision / recall / F1 | {m.Precision:F3} / {m.Recall:F3} / {m.F1:F3} |");

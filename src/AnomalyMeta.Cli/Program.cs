@@ -9,8 +9,15 @@ foreach (var command in BenchCommands.All())
     bench.Subcommands.Add(command);
 }
 
+var eval = new Command("eval", "Evaluations against published benchmarks.");
+foreach (var command in EvalCommands.All())
+{
+    eval.Subcommands.Add(command);
+}
+
 var root = new RootCommand("AnomalyMeta: meta-learned anomaly detection for millions of time series.");
 root.Subcommands.Add(bench);
+root.Subcommands.Add(eval);
 root.Subcommands.Add(DemoCommand.Create());
 foreach (var command in PipelineCommands.All())
 {

@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace AnomalyMeta.Cli.Commands;
+
+/// <summary>The `anomalymeta eval ...` subcommands, one file each.</summary>
+internal static class EvalCommands
+{
+    public static IEnumerable<Command> All()
+    {
+        // One line per evaluation command.
+        yield return EvalNabScoreCommand.Create();
+        yield break;
+    }
+}

@@ -8,6 +8,7 @@ internal static class EvalCommands
     public static IEnumerable<Command> All()
     {
         // One line per evaluation command.
+        yield return EvalNabCommand.Create();
         yield return EvalNabScoreCommand.Create();
         yield break;
     }

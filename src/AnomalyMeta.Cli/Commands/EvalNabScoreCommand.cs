@@ -45,7 +45,7 @@ internal static class EvalNabScoreCommand
         return 0;
     }
 
-    private static string Table(string detector, NabCorpus corpus, NabReport report, double? threshold)
+    internal static string Table(string detector, NabCorpus corpus, NabReport report, double? threshold)
     {
         var culture = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
@@ -92,7 +92,7 @@ internal static class EvalNabScoreCommand
     private static string Score(double normalized) =>
         double.IsNaN(normalized) ? "n/a" : normalized.ToString("F3", CultureInfo.InvariantCulture);
 
-    private static JsonObject ToJson(string detector, NabReport report)
+    internal static JsonObject ToJson(string detector, NabReport report)
     {
         var profiles = new JsonObject();
         foreach (var profile in report.Profiles)

@@ -31,8 +31,8 @@ public sealed class NabScorer
     private static readonly double MaxTruePositive = ScaledSigmoid(-1.0);
 
     private readonly NabCorpus _corpus;
-    private readonly double _probationPercent;
-    private readonly Dictionary<string, FileLayout> _layouts = new(StringComparer.Ordinal);
+    // Built once for every file, so a scorer is immutable and can be shared across threads.
+    private readonly Dictionary<string, FileLayout> _layouts;
 
     public NabScorer(NabCorpus corpus, double probationPercent = DefaultProbationPercent)
     {
@@ -42,7 +42,7 @@ public sealed class NabScorer
             throw new ArgumentOutOfRangeException(nameof(probationPercent), probationPercent, "The probationary share must be in [0, 1).");
         }
         _corpus = corpus;
-        _probationPercent = probationPercent;
+        _layouts = corpus.Files.ToDictionary(f => f.RelativePath, f => new FileLayout(f, probationPercent), StringComparer.Ordinal);
     }
 
     public NabCorpus Corpus => _corpus;
@@ -297,14 +297,9 @@ public sealed class NabScorer
         return checkedFiles;
     }
 
-    private FileLayout Layout(string relativePath)
-    {
-        if (!_layouts.TryGetValue(relativePath, out var layout))
-        {
-            _layouts[relativePath] = layout = new FileLayout(_corpus[relativePath], _probationPercent);
-        }
-        return layout;
-    }
+    // The corpus indexer names a path that is not in the corpus.
+    private FileLayout Layout(string relativePath) =>
+        _layouts.TryGetValue(relativePath, out var layout) ? layout : _layouts[_corpus[relativePath].RelativePath];
 
     /// <summary>
     /// What NAB's <c>calcSweepScore</c> computes per row, before any threshold or profile: the window the row is in and

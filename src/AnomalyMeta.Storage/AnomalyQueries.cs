@@ -44,7 +44,7 @@ public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<ScoredDay>> ScoredDaysAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<ScoredDay>(new CommandDefinition(
+        var rows = await connection.QueryAsync<ScoredDayRow>(new CommandDefinition(
             """
             select distinct on (rs.series_id, r.as_of)
                    s.series_key as SeriesKey, s.step_seconds as StepSeconds, r.as_of as AsOf,
@@ -54,7 +54,23 @@ public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
             order by rs.series_id, r.as_of, r.run_id desc
             """,
             cancellationToken: cancellationToken));
-        return rows.AsList();
+        return rows.Select(r => new ScoredDay(r.SeriesKey, r.StepSeconds, DateOnly.FromDateTime(r.AsOf), r.Scores, r.Forecast, r.Detail)).ToList();
+    }
+
+    // Dapper materialises real[] into a settable float[] property, not into a record's constructor.
+    private sealed class ScoredDayRow
+    {
+        public string SeriesKey { get; init; } = "";
+
+        public int StepSeconds { get; init; }
+
+        public DateTime AsOf { get; init; }
+
+        public float[] Scores { get; init; } = [];
+
+        public float[] Forecast { get; init; } = [];
+
+        public string? Detail { get; init; }
     }
 
     /// <summary>The most recent runs, newest first.</summary>

@@ -27,5 +27,8 @@ public sealed class ScoringOptions
 
     public float MinimumScale { get; set; } = 0.05f;
 
-    public DetectionOptions Detection => new() { Threshold = Threshold, MinimumScale = MinimumScale };
+    /// <summary>Days after a flag during which the series is not flagged again (<see cref="DetectionOptions.QuietDays"/>).</summary>
+    public float QuietDays { get; set; } = 1f;
+
+    public DetectionOptions Detection => new() { Threshold = Threshold, MinimumScale = MinimumScale, QuietDays = QuietDays };
 }

@@ -73,6 +73,16 @@ public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
         public string? Detail { get; init; }
     }
 
+    /// <summary>The time of each series' last flag of a scoring day, for the series in <paramref name="seriesIds"/> that have one.</summary>
+    public async Task<IReadOnlyDictionary<int, DateTime>> LastFlagsAsync(DateOnly asOf, int[] seriesIds, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(int SeriesId, DateTime Ts)>(new CommandDefinition(
+            "select series_id, max(ts) from anomaly where as_of = @asOf and series_id = any(@seriesIds) group by series_id",
+            new { asOf, seriesIds }, cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => r.SeriesId, r => DateTime.SpecifyKind(r.Ts, DateTimeKind.Utc));
+    }
+
     /// <summary>The most recent runs, newest first.</summary>
     public async Task<IReadOnlyList<RunLine>> RecentRunsAsync(int limit, CancellationToken cancellationToken)
     {

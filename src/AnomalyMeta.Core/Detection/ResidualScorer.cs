@@ -13,7 +13,7 @@ public sealed record DetectionOptions
     public float MinimumScale { get; init; } = 0.05f;
 
     /// <summary>
-    /// After a flag, the series' next points (this share of a day) score at most half their raw score, so they are
+    /// After a flag, the series' next points (this share of a day) score at most 0.49 of their raw score, so they are
     /// not flagged again: an anomaly is reported by its first points, which carry its highest scores, instead of an
     /// alert per point for as long as it lasts.
     /// </summary>
@@ -27,18 +27,22 @@ public sealed record DetectionOptions
 /// </summary>
 public static class DayScorer
 {
+    /// <summary>Scores in a quiet period are scaled by this: they still rank, but never reach the threshold's 0.5.</summary>
+    public const float QuietFactor = 0.49f;
+
     /// <summary>
     /// Writes each point's score (NaN where <paramref name="actual"/> is missing) and residual scale, and returns how
     /// many points were scored. <paramref name="residuals"/> are actual − forecast in the same unit as
-    /// <paramref name="initialScale"/>; <paramref name="quietPoints"/> how long a flag silences the next ones.
+    /// <paramref name="initialScale"/>; <paramref name="quietPoints"/> how long a flag silences the next ones, and
+    /// <paramref name="quietPointsBefore"/> how many of the first points a flag of the day before still silences.
     /// </summary>
     public static int Score(ReadOnlySpan<float> actual, ReadOnlySpan<float> residuals, float initialScale,
-        int memoryPoints, int quietPoints, DetectionOptions options, Span<float> scales, Span<float> scores)
+        int memoryPoints, int quietPoints, int quietPointsBefore, DetectionOptions options, Span<float> scales, Span<float> scores)
     {
         float variance = initialScale * initialScale;
         float alpha = 2f / (memoryPoints + 1);
         float floor = options.MinimumScale * options.MinimumScale;
-        int quietUntil = -1;
+        int quietUntil = quietPointsBefore - 1;
         int scored = 0;
         for (int t = 0; t < actual.Length; t++)
         {
@@ -54,7 +58,8 @@ public static class DayScorer
             float score = ResidualScorer.Score(z, options.Threshold);
             if (t <= quietUntil)
             {
-                score *= 0.5f;
+                // Below the threshold's 0.5 even for a saturated raw score of 1.
+                score *= QuietFactor;
             }
             else if (score >= 0.5f)
             {

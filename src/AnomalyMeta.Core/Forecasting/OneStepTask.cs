@@ -10,29 +10,52 @@ public readonly record struct TaskScale(float LevelMean, float LevelScale, float
     /// Measures a gap-free window. A constant window still gets a scale (a small floor relative to its level), so a
     /// flat series is scored: any move away from its value is news.
     /// </summary>
-    public static TaskScale Of(ReadOnlySpan<float> window)
+    public static TaskScale Of(ReadOnlySpan<float> window) => Of(window, default);
+
+    /// <summary>
+    /// Like <see cref="Of(ReadOnlySpan{float})"/>, over the points flagged in <paramref name="observed"/> only (all when
+    /// empty): a filled gap must not pass for a quiet stretch, and a change is measured between consecutive observations.
+    /// </summary>
+    public static TaskScale Of(ReadOnlySpan<float> window, ReadOnlySpan<bool> observed)
     {
         double sum = 0;
-        foreach (float value in window)
-        {
-            sum += value;
-        }
-        float mean = (float)(sum / window.Length);
-        double squares = 0;
-        double stepSquares = 0;
+        int count = 0;
         for (int i = 0; i < window.Length; i++)
         {
-            double d = window[i] - mean;
-            squares += d * d;
-            if (i > 0)
+            if (observed.IsEmpty || observed[i])
             {
-                double step = window[i] - window[i - 1];
-                stepSquares += step * step;
+                sum += window[i];
+                count++;
             }
         }
+        if (count == 0)
+        {
+            return Of(window, default);
+        }
+        float mean = (float)(sum / count);
+        double squares = 0;
+        double stepSquares = 0;
+        int steps = 0;
+        float previous = float.NaN;
+        for (int i = 0; i < window.Length; i++)
+        {
+            if (!observed.IsEmpty && !observed[i])
+            {
+                continue;
+            }
+            double d = window[i] - mean;
+            squares += d * d;
+            if (!float.IsNaN(previous))
+            {
+                double step = window[i] - previous;
+                stepSquares += step * step;
+                steps++;
+            }
+            previous = window[i];
+        }
         float floor = 1e-4f * Math.Max(1f, Math.Abs(mean));
-        float level = Math.Max((float)Math.Sqrt(squares / window.Length), floor);
-        float change = Math.Max((float)Math.Sqrt(stepSquares / Math.Max(1, window.Length - 1)), floor);
+        float level = Math.Max((float)Math.Sqrt(squares / count), floor);
+        float change = Math.Max((float)Math.Sqrt(stepSquares / Math.Max(1, steps)), floor);
         return new TaskScale(mean, level, change);
     }
 }
@@ -40,7 +63,9 @@ public readonly record struct TaskScale(float LevelMean, float LevelScale, float
 /// <summary>
 /// The regression task of the meta-learner: forecast each point from the points before it. Inputs are where the point
 /// sits in the series' primary period and season (as the calendar goes, so a new series' phases line up with its
-/// cluster's), the level of the previous point and the last <see cref="Lags"/> one-step changes; the target is the
+/// cluster's), the level of the previous point, the last <see cref="Lags"/> one-step changes, and what the series did
+/// one seasonal lag earlier (the change at this phase, and how far that value is from the current level: the seasonal
+/// naive forecast, so a periodic series is forecast from its last cycle); the target is the
 /// change from the previous point, in units of the support window's typical change. Anchoring the forecast on the
 /// previous value is what keeps a level shift or a random walk from becoming a day of flags: after the shift the
 /// forecast starts from the new level, so only its onset is surprising. The meta-learner learns, per cluster, how a
@@ -55,20 +80,24 @@ public static class OneStepTask
     /// <summary>Points before the first encoded point that its inputs read.</summary>
     public const int History = Lags + 1;
 
-    /// <summary>Inputs per point: primary phase, season phase, previous level, <see cref="Lags"/> previous changes.</summary>
-    public const int InputSize = 3 + Lags;
+    /// <summary>Inputs per point: primary phase, season phase, previous level, <see cref="Lags"/> previous changes, two seasonal inputs.</summary>
+    public const int InputSize = 5 + Lags;
 
     /// <summary>Inputs span [-InputRange, InputRange], the range the MLP was sized for.</summary>
     public const float InputRange = 5f;
+
+    /// <summary>Points before the first target that its inputs read, for a seasonal lag of <paramref name="seasonalLag"/> points.</summary>
+    public static int Lead(int seasonalLag) => Math.Max(History, seasonalLag + 1);
 
     /// <summary>
     /// Encodes points [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) of
     /// <paramref name="values"/> (gap-free; <paramref name="first"/> ≥ <see cref="History"/>): inputs [count, InputSize]
     /// and targets [count] (the change from the previous point over <see cref="TaskScale.StepScale"/>).
-    /// <paramref name="absoluteIndexOfValues0"/> is the index of values[0] counted from the epoch in the series' step.
+    /// <paramref name="absoluteIndexOfValues0"/> is the index of values[0] counted from the epoch in the series' step;
+    /// the seasonal inputs are 0 where the values do not reach one <paramref name="seasonalLag"/> back.
     /// </summary>
     public static void Encode(ReadOnlySpan<float> values, int first, int count, long absoluteIndexOfValues0,
-        int primaryPeriod, int seasonLength, TaskScale scale, Span<float> inputs, Span<float> targets)
+        int primaryPeriod, int seasonLength, int seasonalLag, TaskScale scale, Span<float> inputs, Span<float> targets)
     {
         if (first < History || first + count > values.Length)
         {
@@ -91,6 +120,9 @@ public static class OneStepTask
             {
                 row[3 + lag] = Clip((values[t - 1 - lag] - values[t - 2 - lag]) * inverseStep);
             }
+            bool seasonal = seasonalLag > 0 && t - seasonalLag - 1 >= 0;
+            row[3 + Lags] = seasonal ? Clip((values[t - seasonalLag] - values[t - seasonalLag - 1]) * inverseStep) : 0f;
+            row[4 + Lags] = seasonal ? Clip((values[t - seasonalLag] - values[t - 1]) * inverseStep) : 0f;
             targets[i] = (values[t] - values[t - 1]) * inverseStep;
         }
     }

@@ -24,31 +24,34 @@ public sealed class BatchScorer(DetectionOptions detection)
     /// <param name="detail">Status detail of every scored member (which model scored it, if not its cluster's), or null.</param>
     /// <param name="batch">Windows of the batch's series, the scoring day last.</param>
     /// <param name="members">Indices into <paramref name="batch"/> of the series to score with this model.</param>
+    /// <param name="quietPointsBefore">Per member: how many of the day's first points are still quiet after a flag of
+    /// the day before (0 when none).</param>
     /// <param name="outcomes">Receives one outcome per member.</param>
     /// <param name="anomalies">Receives the flagged points.</param>
     public void Score(ScoringModel model, string? detail, SeriesHistoryBatch batch, ReadOnlySpan<int> members,
-        List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies)
+        ReadOnlySpan<int> quietPointsBefore, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies)
     {
         int count = members.Length;
         int day = model.PointsPerDay;
         int windowLength = batch.DaysBack * day;
         int k = model.SeasonLength;
-        if (windowLength < k + day)
+        int lead = OneStepTask.Lead(model.SeasonalLag);
+        int span = model.WindowLength;
+        if (windowLength < span)
         {
-            throw new ArgumentException($"Windows of {batch.DaysBack} days cannot hold a season of {k} points and the scoring day: read more days.", nameof(batch));
+            throw new ArgumentException($"Windows of {batch.DaysBack} days cannot hold the {span} points of a task: read more days.", nameof(batch));
         }
-        int span = k + day;
-        int support = k - OneStepTask.History;
-        int firstHalf = support / 2;
-        int secondHalf = support - firstHalf;
+        int firstHalf = k / 2;
+        int secondHalf = k - firstHalf;
         int inputs = OneStepTask.InputSize;
         // Absolute index (points since the epoch) of each task's first point: phases line up with the calendar.
         long taskFirstIndex = ((long)batch.FirstDay.DayNumber * day) + windowLength - span;
 
         var pool = ArrayPool<float>.Shared;
         float[] values = pool.Rent(count * span);
-        float[] supportX = pool.Rent(count * support * inputs);
-        float[] supportY = pool.Rent(count * support);
+        bool[] observed = ArrayPool<bool>.Shared.Rent(span);
+        float[] supportX = pool.Rent(count * k * inputs);
+        float[] supportY = pool.Rent(count * k);
         float[] queryX = pool.Rent(count * day * inputs);
         float[] queryY = pool.Rent(count * day);
         float[] predictions = pool.Rent(count * day);
@@ -59,7 +62,10 @@ public sealed class BatchScorer(DetectionOptions detection)
         float[] checkPredictions = pool.Rent(count * secondHalf);
         float[] residuals = pool.Rent(Math.Max(day, secondHalf));
         float[] scales = pool.Rent(day);
+        int[] positions = ArrayPool<int>.Shared.Rent(k);
+        // Per accepted task: its scale, and which points of its check half were observed (bit per point, as bools).
         var taskScales = ArrayPool<TaskScale>.Shared.Rent(count);
+        bool[] checkObserved = ArrayPool<bool>.Shared.Rent(count * secondHalf);
         int[] accepted = ArrayPool<int>.Shared.Rent(count);
         try
         {
@@ -68,26 +74,30 @@ public sealed class BatchScorer(DetectionOptions detection)
             {
                 var window = batch.PointsOf(members[s])[(windowLength - span)..];
                 var taskValues = values.AsSpan(tasks * span, span);
-                var status = Prepare(window, k, taskValues);
+                var status = Prepare(window, lead, k, model.MinimumObserved, taskValues, observed.AsSpan(0, span));
                 if (status != SeriesStatus.Scored)
                 {
-                    outcomes.Add(new SeriesOutcome(batch.Series[members[s]].SeriesId, status, Describe(status, k)));
+                    outcomes.Add(new SeriesOutcome(batch.Series[members[s]].SeriesId, status, Describe(status, k, model.MinimumObserved)));
                     continue;
                 }
-                var scale = TaskScale.Of(taskValues[..k]);
+                var seen = observed.AsSpan(0, span);
+                var scale = TaskScale.Of(taskValues.Slice(lead, k), seen.Slice(lead, k));
                 taskScales[tasks] = scale;
-                OneStepTask.Encode(taskValues, OneStepTask.History, support, taskFirstIndex, model.PrimaryPeriod, k, scale,
-                    supportX.AsSpan(tasks * support * inputs, support * inputs), supportY.AsSpan(tasks * support, support));
-                OneStepTask.Encode(taskValues, k, day, taskFirstIndex, model.PrimaryPeriod, k, scale,
+                // The support is the season's observed points; a sparse season repeats them to fill its K slots, so
+                // interpolated points never pass for observations.
+                EncodeObserved(model, taskValues, seen, lead, k, taskFirstIndex, scale, positions,
+                    supportX.AsSpan(tasks * k * inputs, k * inputs), supportY.AsSpan(tasks * k, k));
+                EncodeObserved(model, taskValues, seen, lead, firstHalf, taskFirstIndex, scale, positions,
+                    halfX.AsSpan(tasks * firstHalf * inputs, firstHalf * inputs), halfY.AsSpan(tasks * firstHalf, firstHalf));
+                OneStepTask.Encode(taskValues, lead + firstHalf, secondHalf, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, scale,
+                    checkX.AsSpan(tasks * secondHalf * inputs, secondHalf * inputs), checkY.AsSpan(tasks * secondHalf, secondHalf));
+                seen.Slice(lead + firstHalf, secondHalf).CopyTo(checkObserved.AsSpan(tasks * secondHalf, secondHalf));
+                OneStepTask.Encode(taskValues, lead + k, day, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, scale,
                     queryX.AsSpan(tasks * day * inputs, day * inputs), queryY.AsSpan(tasks * day, day));
-                supportX.AsSpan(tasks * support * inputs, firstHalf * inputs).CopyTo(halfX.AsSpan(tasks * firstHalf * inputs));
-                supportY.AsSpan(tasks * support, firstHalf).CopyTo(halfY.AsSpan(tasks * firstHalf));
-                supportX.AsSpan(((tasks * support) + firstHalf) * inputs, secondHalf * inputs).CopyTo(checkX.AsSpan(tasks * secondHalf * inputs));
-                supportY.AsSpan((tasks * support) + firstHalf, secondHalf).CopyTo(checkY.AsSpan(tasks * secondHalf));
                 accepted[tasks++] = s;
             }
 
-            model.Adapter.AdaptAndPredict(tasks, support, supportX.AsSpan(0, tasks * support * inputs), supportY.AsSpan(0, tasks * support),
+            model.Adapter.AdaptAndPredict(tasks, k, supportX.AsSpan(0, tasks * k * inputs), supportY.AsSpan(0, tasks * k),
                 day, queryX.AsSpan(0, tasks * day * inputs), model.AdaptationSteps, predictions.AsSpan(0, tasks * day));
             model.Adapter.AdaptAndPredict(tasks, firstHalf, halfX.AsSpan(0, tasks * firstHalf * inputs), halfY.AsSpan(0, tasks * firstHalf),
                 secondHalf, checkX.AsSpan(0, tasks * secondHalf * inputs), model.AdaptationSteps, checkPredictions.AsSpan(0, tasks * secondHalf));
@@ -100,12 +110,19 @@ public sealed class BatchScorer(DetectionOptions detection)
                 int s = accepted[task];
                 int seriesId = batch.Series[members[s]].SeriesId;
                 var scale = taskScales[task];
-                var outOfSample = residuals.AsSpan(0, secondHalf);
+                int checkedPoints = 0;
                 for (int i = 0; i < secondHalf; i++)
                 {
-                    outOfSample[i] = checkY[(task * secondHalf) + i] - checkPredictions[(task * secondHalf) + i];
+                    if (checkObserved[(task * secondHalf) + i])
+                    {
+                        residuals[checkedPoints++] = checkY[(task * secondHalf) + i] - checkPredictions[(task * secondHalf) + i];
+                    }
                 }
-                float initialScale = Math.Max(ResidualScorer.RobustScale(outOfSample, detection.MinimumScale), detection.MinimumScale);
+                // Too few out-of-sample points to measure: start from the typical one-step change, the error of a
+                // forecast that knows nothing but the last value.
+                float initialScale = checkedPoints >= MinimumCheckPoints
+                    ? ResidualScorer.RobustScale(residuals.AsSpan(0, checkedPoints), detection.MinimumScale)
+                    : 1f;
 
                 var actual = batch.PointsOf(members[s])[(windowLength - day)..];
                 var taskValues = values.AsSpan(task * span, span);
@@ -115,7 +132,7 @@ public sealed class BatchScorer(DetectionOptions detection)
                 bool finite = float.IsFinite(initialScale);
                 for (int t = 0; t < day; t++)
                 {
-                    forecast[t] = OneStepTask.Forecast(taskValues[k + t - 1], output[t], scale);
+                    forecast[t] = OneStepTask.Forecast(taskValues[lead + k + t - 1], output[t], scale);
                     dayResiduals[t] = queryY[(task * day) + t] - output[t];
                     finite &= float.IsFinite(forecast[t]) && float.IsFinite(dayResiduals[t]);
                 }
@@ -126,7 +143,8 @@ public sealed class BatchScorer(DetectionOptions detection)
                     continue;
                 }
                 var scores = new float[day];
-                int scored = DayScorer.Score(actual, dayResiduals, initialScale, k, quietPoints, detection, scales.AsSpan(0, day), scores);
+                int scored = DayScorer.Score(actual, dayResiduals, initialScale, k, quietPoints, quietPointsBefore[s], detection,
+                    scales.AsSpan(0, day), scores);
                 for (int t = 0; t < day; t++)
                 {
                     if (float.IsNaN(actual[t]))
@@ -148,6 +166,7 @@ public sealed class BatchScorer(DetectionOptions detection)
         finally
         {
             pool.Return(values);
+            ArrayPool<bool>.Shared.Return(observed);
             pool.Return(supportX);
             pool.Return(supportY);
             pool.Return(queryX);
@@ -160,47 +179,76 @@ public sealed class BatchScorer(DetectionOptions detection)
             pool.Return(checkPredictions);
             pool.Return(residuals);
             pool.Return(scales);
+            ArrayPool<int>.Shared.Return(positions);
             ArrayPool<TaskScale>.Shared.Return(taskScales);
+            ArrayPool<bool>.Shared.Return(checkObserved);
             ArrayPool<int>.Shared.Return(accepted);
         }
     }
 
+    /// <summary>Observed points of the season before the scoring day at the end of <paramref name="window"/>.</summary>
+    public static int ObservedInSeason(ReadOnlySpan<float> window, int seasonLength, int pointsPerDay) =>
+        window.Length < seasonLength + pointsPerDay ? 0 : WindowRepair.CountObserved(window[^(seasonLength + pointsPerDay)..^pointsPerDay]);
+
+    // Out-of-sample residuals fewer than this do not make a scale.
+    private const int MinimumCheckPoints = 8;
+
     /// <summary>
-    /// True when at least half of the K points before the day are observed: the least that still shows the season's
-    /// shape. Used to choose, per series, a model whose season its history can fill.
+    /// Encodes <paramref name="slots"/> support points from the observed points among [lead, lead + slots), in order,
+    /// cycling through them when there are fewer than slots (none observed: the points as filled).
     /// </summary>
-    public static bool CanFill(ReadOnlySpan<float> window, int seasonLength, int pointsPerDay)
+    private static void EncodeObserved(ScoringModel model, ReadOnlySpan<float> values, ReadOnlySpan<bool> observed, int lead, int slots,
+        long firstIndex, TaskScale scale, int[] positions, Span<float> inputs, Span<float> targets)
     {
-        if (window.Length < seasonLength + pointsPerDay)
+        int found = 0;
+        for (int p = lead; p < lead + slots; p++)
         {
-            return false;
+            if (observed[p])
+            {
+                positions[found++] = p;
+            }
         }
-        var season = window[^(seasonLength + pointsPerDay)..^pointsPerDay];
-        return WindowRepair.CountObserved(season) * 2 >= seasonLength;
+        if (found == slots || found == 0)
+        {
+            OneStepTask.Encode(values, lead, slots, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, scale, inputs, targets);
+            return;
+        }
+        int width = OneStepTask.InputSize;
+        for (int slot = 0; slot < slots; slot++)
+        {
+            OneStepTask.Encode(values, positions[slot % found], 1, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, scale,
+                inputs.Slice(slot * width, width), targets.Slice(slot, 1));
+        }
     }
 
     /// <summary>
-    /// Copies the season and the day into <paramref name="values"/>: the season's gaps interpolated, the day's gaps
-    /// carried forward from the last known value (the day is forecast point by point, so only the past may fill it).
+    /// Copies the window into <paramref name="values"/> and marks its observed points: the lead and season's gaps
+    /// interpolated, the day's gaps carried forward from the last known value (the day is forecast point by point, so
+    /// only the past may fill it).
     /// </summary>
-    private static SeriesStatus Prepare(ReadOnlySpan<float> window, int seasonLength, Span<float> values)
+    private static SeriesStatus Prepare(ReadOnlySpan<float> window, int lead, int seasonLength, int minimumObserved,
+        Span<float> values, Span<bool> observed)
     {
-        var season = window[..seasonLength];
-        var scoringDay = window[seasonLength..];
-        if (WindowRepair.HasInfinity(season) || WindowRepair.HasInfinity(scoringDay))
+        int history = lead + seasonLength;
+        if (WindowRepair.HasInfinity(window))
         {
             return SeriesStatus.NonFinite;
         }
-        if (WindowRepair.CountObserved(scoringDay) == 0)
+        if (WindowRepair.CountObserved(window[history..]) == 0)
         {
             return SeriesStatus.NoData;
         }
-        window.CopyTo(values);
-        if (WindowRepair.FillGaps(values[..seasonLength]) * 2 < seasonLength)
+        if (WindowRepair.CountObserved(window[lead..history]) < minimumObserved)
         {
             return SeriesStatus.TooShort;
         }
-        for (int t = seasonLength; t < values.Length; t++)
+        for (int i = 0; i < window.Length; i++)
+        {
+            observed[i] = !float.IsNaN(window[i]);
+        }
+        window.CopyTo(values);
+        WindowRepair.FillGaps(values[..history]);
+        for (int t = history; t < values.Length; t++)
         {
             if (float.IsNaN(values[t]))
             {
@@ -210,9 +258,9 @@ public sealed class BatchScorer(DetectionOptions detection)
         return SeriesStatus.Scored;
     }
 
-    private static string Describe(SeriesStatus status, int seasonLength) => status switch
+    private static string Describe(SeriesStatus status, int seasonLength, int minimumObserved) => status switch
     {
-        SeriesStatus.TooShort => $"fewer than {seasonLength / 2} of the {seasonLength} support points observed",
+        SeriesStatus.TooShort => $"fewer than {minimumObserved} of the {seasonLength} support points observed",
         SeriesStatus.NonFinite => "infinite value in the support window or the scoring day",
         SeriesStatus.NoData => "no observation on the scoring day",
         _ => status.ToString(),

@@ -28,6 +28,21 @@ public sealed class ScoringModel(int modelId, string name, FastAdapter adapter, 
     /// <summary>K: the support window, a whole number of seasons.</summary>
     public int SeasonLength { get; } = seasonLength;
 
+    /// <summary>How far back the seasonal inputs look: the primary period, or a day.</summary>
+    public int SeasonalLag { get; } = SeasonalLagOf(primaryPeriod, pointsPerDay);
+
+    /// <summary>Points a task reads: the lags' lead, the season and the scoring day.</summary>
+    public int WindowLength => OneStepTask.Lead(SeasonalLag) + SeasonLength + PointsPerDay;
+
+    /// <summary>
+    /// Fewest observed points in the season for this model to score a series: a new or sparsely sampled series is
+    /// scored on what it has, down to an eighth of the season (at least 12 points).
+    /// </summary>
+    public int MinimumObserved => Math.Max(12, SeasonLength / 8);
+
+    /// <summary>The seasonal lag of a model: its primary period, or one day when it has none (daily cycles are the rule).</summary>
+    public static int SeasonalLagOf(int primaryPeriod, int pointsPerDay) => primaryPeriod > 1 ? primaryPeriod : pointsPerDay;
+
     /// <summary>
     /// The support season of a series' periods: its season (<see cref="SeasonalTask.SeasonLength"/>), repeated until it
     /// holds at least <see cref="MinimumSupport"/> points, so a short period still gives the adaptation enough points.

@@ -30,9 +30,10 @@ public sealed class ScoringModels(int? clusterVersion, IReadOnlyDictionary<int, 
         {
             reason = $"cluster {clusterId}'s model is for {86400 / own.PointsPerDay} s steps, the series' step is {history.StepSeconds} s";
         }
-        else if (!BatchScorer.CanFill(window, own.SeasonLength, own.PointsPerDay))
+        else if (BatchScorer.ObservedInSeason(window, own.SeasonLength, own.PointsPerDay) * 2 < own.SeasonLength)
         {
-            reason = $"history too short for cluster {clusterId}'s season of {own.SeasonLength} points";
+            // Its own model wants most of its season; the generic one makes do with less while the series is young.
+            reason = $"less than half of cluster {clusterId}'s season of {own.SeasonLength} points observed";
         }
         else
         {
@@ -43,9 +44,9 @@ public sealed class ScoringModels(int? clusterVersion, IReadOnlyDictionary<int, 
         {
             return (null, null);
         }
-        if (!BatchScorer.CanFill(window, generic.SeasonLength, generic.PointsPerDay))
+        if (BatchScorer.ObservedInSeason(window, generic.SeasonLength, generic.PointsPerDay) < generic.MinimumObserved)
         {
-            return (null, $"{reason}; fewer than {generic.SeasonLength / 2} of the {generic.SeasonLength} points before the day observed");
+            return (null, $"{reason}; fewer than {generic.MinimumObserved} of the {generic.SeasonLength} points before the day observed");
         }
         return (generic, $"{generic.Name}: {reason}");
     }
@@ -56,7 +57,7 @@ public sealed class ScoringModels(int? clusterVersion, IReadOnlyDictionary<int, 
         int days = minimum;
         foreach (var model in clusterModels.Values.Concat(genericModels.Values))
         {
-            days = Math.Max(days, (model.SeasonLength + (2 * model.PointsPerDay) - 1) / model.PointsPerDay);
+            days = Math.Max(days, (model.WindowLength + model.PointsPerDay - 1) / model.PointsPerDay);
         }
         return days;
     }

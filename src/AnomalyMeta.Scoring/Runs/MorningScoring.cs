@@ -55,7 +55,8 @@ public sealed class MorningScoring(
                 var batchClock = Stopwatch.StartNew();
                 outcomes.Clear();
                 anomalies.Clear();
-                ScoreBatch(scorer, batch, scoringModels, done, outcomes, anomalies);
+                var lastFlags = await queries.LastFlagsAsync(request.AsOf.AddDays(-1), BatchIds(batch), cancellationToken);
+                ScoreBatch(scorer, batch, scoringModels, done, lastFlags, options.Detection.QuietDays, outcomes, anomalies);
                 if (outcomes.Count == 0)
                 {
                     continue;
@@ -94,8 +95,19 @@ public sealed class MorningScoring(
     /// of its step, and the status detail says why.
     /// </summary>
     private static void ScoreBatch(BatchScorer scorer, SeriesHistoryBatch batch, ScoringModels models, IReadOnlySet<int> done,
-        List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies)
+        IReadOnlyDictionary<int, DateTime> lastFlags, float quietDays, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies)
     {
+        // A flag late yesterday still silences the first points of today: one alert per event, also across midnight.
+        var dayStart = batch.AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+        var quietBefore = new int[batch.Count];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (lastFlags.TryGetValue(batch.Series[i].SeriesId, out var flag))
+            {
+                var quietEnd = flag + (TimeSpan.FromDays(1) * quietDays);
+                quietBefore[i] = Math.Max(0, (int)Math.Floor((quietEnd - dayStart) / TimeSpan.FromSeconds(batch.Series[i].StepSeconds)) + 1);
+            }
+        }
         var groups = new Dictionary<(ScoringModel Model, string? Detail), List<int>>();
         var all = batch.Series;
         for (int i = 0; i < all.Length; i++)
@@ -120,8 +132,23 @@ public sealed class MorningScoring(
         }
         foreach (var ((model, detail), list) in groups)
         {
-            scorer.Score(model, detail, batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), outcomes, anomalies);
+            var quiet = new int[list.Count];
+            for (int m = 0; m < list.Count; m++)
+            {
+                quiet[m] = quietBefore[list[m]];
+            }
+            scorer.Score(model, detail, batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), quiet, outcomes, anomalies);
         }
+    }
+
+    private static int[] BatchIds(SeriesHistoryBatch batch)
+    {
+        var ids = new int[batch.Count];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = batch.Series[i].SeriesId;
+        }
+        return ids;
     }
 
     /// <summary>

@@ -6,9 +6,8 @@ namespace AnomalyMeta.Scoring.Training;
 
 /// <summary>
 /// Meta-training tasks cut from series histories, shaped exactly like the morning's scoring task
-/// (<see cref="OneStepTask"/>): the support is the season of K points before a day (its first
-/// <see cref="OneStepTask.History"/> points only feed the lags), the query is the day that follows, each point
-/// forecast from the values before it.
+/// (<see cref="OneStepTask"/>): the support is the season of K points before a day, the query is the day that follows,
+/// each point forecast from the values before it (which reach <see cref="OneStepTask.Lead"/> points further back).
 /// </summary>
 public sealed class OneStepTaskSampler : ITaskSampler
 {
@@ -20,30 +19,35 @@ public sealed class OneStepTaskSampler : ITaskSampler
     private readonly int _primaryPeriod;
     private readonly int _seasonLength;
     private readonly int _queryLength;
+    private readonly int _seasonalLag;
+    private readonly int _lead;
 
     /// <summary>Keeps the histories long enough for one task; throws when none is, naming what a task needs.</summary>
-    public OneStepTaskSampler(IReadOnlyList<TrainingHistory> histories, int primaryPeriod, int seasonLength, int queryLength)
+    public OneStepTaskSampler(IReadOnlyList<TrainingHistory> histories, int primaryPeriod, int seasonLength, int seasonalLag, int queryLength)
     {
+        _lead = OneStepTask.Lead(seasonalLag);
+        int needed = _lead + seasonLength + queryLength;
         var usable = new List<TrainingHistory>(histories.Count);
         foreach (var history in histories)
         {
-            if (history.Values.Length >= seasonLength + queryLength)
+            if (history.Values.Length >= needed)
             {
                 usable.Add(history);
             }
         }
         if (usable.Count == 0)
         {
-            throw new ArgumentException($"no series has the {seasonLength + queryLength} points a task needs (season {seasonLength} + {queryLength} forecast)", nameof(histories));
+            throw new ArgumentException($"no series has the {needed} points a task needs ({_lead} for the lags, season {seasonLength}, {queryLength} forecast)", nameof(histories));
         }
+        _seasonalLag = seasonalLag;
         _histories = usable;
         _primaryPeriod = primaryPeriod;
         _seasonLength = seasonLength;
         _queryLength = queryLength;
     }
 
-    /// <summary>Support points per task: the season less the points that only feed the first point's lags.</summary>
-    public static int SupportSize(int seasonLength) => seasonLength - OneStepTask.History;
+    /// <summary>Support points per task: one season.</summary>
+    public static int SupportSize(int seasonLength) => seasonLength;
 
     public int InputSize => OneStepTask.InputSize;
 
@@ -57,18 +61,18 @@ public sealed class OneStepTaskSampler : ITaskSampler
             throw new ArgumentException($"Tasks of this sampler have {SupportSize(_seasonLength)} support and {_queryLength} query points, not {supportSize} and {querySize}.");
         }
         int inputs = OneStepTask.InputSize;
-        int span = _seasonLength + _queryLength;
+        int span = _lead + _seasonLength + _queryLength;
         for (int task = 0; task < tasks; task++)
         {
             var history = _histories[random.Next(_histories.Count)];
             int start = random.Next(history.Values.Length - span + 1);
             var window = history.Values.AsSpan(start, span);
-            var scale = TaskScale.Of(window[.._seasonLength]);
+            var scale = TaskScale.Of(window.Slice(_lead, _seasonLength));
             long absolute = history.FirstIndex + start;
-            OneStepTask.Encode(window, OneStepTask.History, supportSize, absolute, _primaryPeriod, _seasonLength, scale,
+            OneStepTask.Encode(window, _lead, supportSize, absolute, _primaryPeriod, _seasonLength, _seasonalLag, scale,
                 supportX.Slice(task * supportSize * inputs, supportSize * inputs), supportY.Slice(task * supportSize, supportSize));
             var targets = queryY.Slice(task * querySize, querySize);
-            OneStepTask.Encode(window, _seasonLength, querySize, absolute, _primaryPeriod, _seasonLength, scale,
+            OneStepTask.Encode(window, _lead + _seasonLength, querySize, absolute, _primaryPeriod, _seasonLength, _seasonalLag, scale,
                 queryX.Slice(task * querySize * inputs, querySize * inputs), targets);
             Clip(supportY.Slice(task * supportSize, supportSize));
             Clip(targets);

@@ -30,5 +30,8 @@ public sealed class ScoringOptions
     /// <summary>Days after a flag during which the series is not flagged again (<see cref="DetectionOptions.QuietDays"/>).</summary>
     public float QuietDays { get; set; } = 1f;
 
-    public DetectionOptions Detection => new() { Threshold = Threshold, MinimumScale = MinimumScale, QuietDays = QuietDays };
+    /// <summary>How far a point must exceed the recent largest residual (<see cref="DetectionOptions.PeakMargin"/>).</summary>
+    public float PeakMargin { get; set; } = 1.5f;
+
+    public DetectionOptions Detection => new() { Threshold = Threshold, MinimumScale = MinimumScale, QuietDays = QuietDays, PeakMargin = PeakMargin };
 }

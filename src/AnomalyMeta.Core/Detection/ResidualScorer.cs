@@ -18,6 +18,13 @@ public sealed record DetectionOptions
     /// alert per point for as long as it lasts.
     /// </summary>
     public float QuietDays { get; init; } = 1f;
+
+    /// <summary>
+    /// A point must also exceed the largest residual of the recent past (about a day, decaying) by this factor to
+    /// reach the threshold: a heavy-tailed series that throws an 8-sigma residual every day is judged against its
+    /// own extremes, not against a Gaussian's. 0 turns the check off.
+    /// </summary>
+    public float PeakMargin { get; init; } = 1.5f;
 }
 
 /// <summary>
@@ -34,19 +41,24 @@ public static class DayScorer
     /// Writes each point's score (NaN where <paramref name="actual"/> is missing) and residual scale, and returns how
     /// many points were scored. <paramref name="residuals"/> are actual − forecast in the same unit as
     /// <paramref name="initialScale"/>; <paramref name="quietPoints"/> how long a flag silences the next ones, and
-    /// <paramref name="quietPointsBefore"/> how many of the first points a flag of the day before still silences.
+    /// <paramref name="quietPointsBefore"/> how many of the first points a flag of the day before still silences;
+    /// <paramref name="initialPeak"/> the largest recent out-of-sample |residual| (<see cref="DetectionOptions.PeakMargin"/>).
     /// </summary>
-    public static int Score(ReadOnlySpan<float> actual, ReadOnlySpan<float> residuals, float initialScale,
+    public static int Score(ReadOnlySpan<float> actual, ReadOnlySpan<float> residuals, float initialScale, float initialPeak,
         int memoryPoints, int quietPoints, int quietPointsBefore, DetectionOptions options, Span<float> scales, Span<float> scores)
     {
         float variance = initialScale * initialScale;
+        float peak = initialPeak;
+        // The peak halves over memoryPoints points: yesterday's extremes fade instead of masking for ever.
+        float peakDecay = MathF.Pow(0.5f, 1f / memoryPoints);
+        float peakToScale = options.PeakMargin / options.Threshold;
         float alpha = 2f / (memoryPoints + 1);
         float floor = options.MinimumScale * options.MinimumScale;
         int quietUntil = quietPointsBefore - 1;
         int scored = 0;
         for (int t = 0; t < actual.Length; t++)
         {
-            float scale = MathF.Sqrt(variance);
+            float scale = Math.Max(MathF.Sqrt(variance), peak * peakToScale);
             scales[t] = scale;
             if (float.IsNaN(actual[t]))
             {
@@ -68,6 +80,7 @@ public static class DayScorer
             scores[t] = score;
             float bounded = Math.Min(Math.Abs(z), options.Threshold) * scale;
             variance = Math.Max(((1 - alpha) * variance) + (alpha * bounded * bounded), floor);
+            peak = Math.Max(peak * peakDecay, Math.Abs(residuals[t]));
         }
         return scored;
     }

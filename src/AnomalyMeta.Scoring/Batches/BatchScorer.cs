@@ -111,11 +111,14 @@ public sealed class BatchScorer(DetectionOptions detection)
                 int seriesId = batch.Series[members[s]].SeriesId;
                 var scale = taskScales[task];
                 int checkedPoints = 0;
+                float peak = 0;
                 for (int i = 0; i < secondHalf; i++)
                 {
                     if (checkObserved[(task * secondHalf) + i])
                     {
-                        residuals[checkedPoints++] = checkY[(task * secondHalf) + i] - checkPredictions[(task * secondHalf) + i];
+                        float residual = checkY[(task * secondHalf) + i] - checkPredictions[(task * secondHalf) + i];
+                        residuals[checkedPoints++] = residual;
+                        peak = Math.Max(peak, Math.Abs(residual));
                     }
                 }
                 // Too few out-of-sample points to measure: start from the typical one-step change, the error of a
@@ -129,7 +132,7 @@ public sealed class BatchScorer(DetectionOptions detection)
                 var output = predictions.AsSpan(task * day, day);
                 var forecast = new float[day];
                 var dayResiduals = residuals.AsSpan(0, day);
-                bool finite = float.IsFinite(initialScale);
+                bool finite = float.IsFinite(initialScale) && float.IsFinite(peak);
                 for (int t = 0; t < day; t++)
                 {
                     forecast[t] = OneStepTask.Forecast(taskValues[lead + k + t - 1], output[t], scale);
@@ -143,7 +146,7 @@ public sealed class BatchScorer(DetectionOptions detection)
                     continue;
                 }
                 var scores = new float[day];
-                int scored = DayScorer.Score(actual, dayResiduals, initialScale, k, quietPoints, quietPointsBefore[s], detection,
+                int scored = DayScorer.Score(actual, dayResiduals, initialScale, peak, k, quietPoints, quietPointsBefore[s], detection,
                     scales.AsSpan(0, day), scores);
                 for (int t = 0; t < day; t++)
                 {

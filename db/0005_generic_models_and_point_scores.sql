@@ -18,6 +18,10 @@ create table generic_model (
 -- which meta-learner scored the series (its cluster's, or a fallback and why).
 alter table run_series add column forecast real[] null;
 alter table run_series add column scores   real[] null;
+-- The detector's state at the end of the scored day (residual scale and recent peak, in the series' units): the next
+-- morning starts from it, so a series is judged against its own last days, not only against its support window.
+alter table run_series add column residual_scale real null;
+alter table run_series add column residual_peak  real null;
 
 -- A series whose adaptation or forecast is not finite gets its own status; the run goes on.
 alter table run_series drop constraint run_series_status_check;

@@ -33,5 +33,15 @@ public sealed class ScoringOptions
     /// <summary>How far a point must exceed the recent largest residual (<see cref="DetectionOptions.PeakMargin"/>).</summary>
     public float PeakMargin { get; set; } = 1.5f;
 
-    public DetectionOptions Detection => new() { Threshold = Threshold, MinimumScale = MinimumScale, QuietDays = QuietDays, PeakMargin = PeakMargin };
+    /// <summary>Half-life of the recent largest residual, in days (<see cref="DetectionOptions.PeakMemoryDays"/>).</summary>
+    public float PeakMemoryDays { get; set; } = 1f;
+
+    public DetectionOptions Detection => new()
+    {
+        Threshold = Threshold,
+        MinimumScale = MinimumScale,
+        QuietDays = QuietDays,
+        PeakMargin = PeakMargin,
+        PeakMemoryDays = PeakMemoryDays,
+    };
 }

@@ -1,3 +1,4 @@
+using AnomalyMeta.Storage.Records;
 using Dapper;
 using Npgsql;
 
@@ -73,14 +74,41 @@ public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
         public string? Detail { get; init; }
     }
 
-    /// <summary>The time of each series' last flag of a scoring day, for the series in <paramref name="seriesIds"/> that have one.</summary>
-    public async Task<IReadOnlyDictionary<int, DateTime>> LastFlagsAsync(DateOnly asOf, int[] seriesIds, CancellationToken cancellationToken)
+    /// <summary>
+    /// Each series' detector state at the end of <paramref name="asOf"/> (from the latest run that scored it that day)
+    /// and its last flag of that day, for the series of <paramref name="seriesIds"/> that have either.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<int, DetectorState>> DetectorStatesAsync(DateOnly asOf, int[] seriesIds, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<(int SeriesId, DateTime Ts)>(new CommandDefinition(
-            "select series_id, max(ts) from anomaly where as_of = @asOf and series_id = any(@seriesIds) group by series_id",
+        var rows = await connection.QueryAsync<(int SeriesId, float? Scale, float? Peak, DateTime? LastFlag)>(new CommandDefinition(
+            """
+            with ids as (select unnest(@seriesIds) as series_id),
+                 runs as (select run_id from run where as_of = @asOf)
+            select ids.series_id,
+                   state.residual_scale, state.residual_peak,
+                   (select max(a.ts) from anomaly a where a.as_of = @asOf and a.series_id = ids.series_id)
+            from ids
+            left join lateral (
+                select rs.residual_scale, rs.residual_peak
+                from run_series rs
+                where rs.run_id in (select run_id from runs) and rs.series_id = ids.series_id and rs.status = 'scored'
+                order by rs.run_id desc
+                limit 1
+            ) state on true
+            """,
             new { asOf, seriesIds }, cancellationToken: cancellationToken));
-        return rows.ToDictionary(r => r.SeriesId, r => DateTime.SpecifyKind(r.Ts, DateTimeKind.Utc));
+        var states = new Dictionary<int, DetectorState>();
+        foreach (var row in rows)
+        {
+            if (row.Scale is null && row.LastFlag is null)
+            {
+                continue;
+            }
+            states[row.SeriesId] = new DetectorState(row.Scale ?? float.NaN, row.Peak ?? float.NaN,
+                row.LastFlag is DateTime flag ? DateTime.SpecifyKind(flag, DateTimeKind.Utc) : null);
+        }
+        return states;
     }
 
     /// <summary>The most recent runs, newest first.</summary>

@@ -183,7 +183,7 @@ public sealed class RunLedger
                     create temp table batch_outcome (
                         series_id integer not null, status text not null, detail text null,
                         points_scored integer not null, anomaly_count integer not null,
-                        forecast real[] null, scores real[] null
+                        forecast real[] null, scores real[] null, residual_scale real null, residual_peak real null
                     ) on commit drop;
                     create temp table batch_anomaly (
                         series_id integer not null, ts timestamptz not null, value real not null, forecast real not null,
@@ -222,12 +222,13 @@ public sealed class RunLedger
                             from run_series
                             where run_id = @runId and series_id = any(@seriesIds)
                         ), upserted as (
-                            insert into run_series (run_id, series_id, status, detail, points_scored, anomaly_count, forecast, scores)
-                            select @runId, series_id, status, detail, points_scored, anomaly_count, forecast, scores from batch_outcome
+                            insert into run_series (run_id, series_id, status, detail, points_scored, anomaly_count, forecast, scores, residual_scale, residual_peak)
+                            select @runId, series_id, status, detail, points_scored, anomaly_count, forecast, scores, residual_scale, residual_peak from batch_outcome
                             on conflict (run_id, series_id) do update set
                                 status = excluded.status, detail = excluded.detail,
                                 points_scored = excluded.points_scored, anomaly_count = excluded.anomaly_count,
-                                forecast = excluded.forecast, scores = excluded.scores
+                                forecast = excluded.forecast, scores = excluded.scores,
+                                residual_scale = excluded.residual_scale, residual_peak = excluded.residual_peak
                         )
                         update run set
                             series_scored = series_scored
@@ -340,7 +341,7 @@ public sealed class RunLedger
         CancellationToken cancellationToken)
     {
         var importer = await connection.BeginBinaryImportAsync(
-            "copy batch_outcome (series_id, status, detail, points_scored, anomaly_count, forecast, scores) from stdin (format binary)",
+            "copy batch_outcome (series_id, status, detail, points_scored, anomaly_count, forecast, scores, residual_scale, residual_peak) from stdin (format binary)",
             cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
         {
@@ -362,6 +363,8 @@ public sealed class RunLedger
                 await importer.WriteAsync(anomalyCounts.GetValueOrDefault(outcome.SeriesId), NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
                 await WriteRealsAsync(importer, outcome.Forecast, cancellationToken).ConfigureAwait(false);
                 await WriteRealsAsync(importer, outcome.Scores, cancellationToken).ConfigureAwait(false);
+                await WriteRealAsync(importer, outcome.State?.ResidualScale, cancellationToken).ConfigureAwait(false);
+                await WriteRealAsync(importer, outcome.State?.ResidualPeak, cancellationToken).ConfigureAwait(false);
             }
 
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -377,6 +380,18 @@ public sealed class RunLedger
         else
         {
             await importer.WriteAsync(values, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WriteRealAsync(NpgsqlBinaryImporter importer, float? value, CancellationToken cancellationToken)
+    {
+        if (value is float real)
+        {
+            await importer.WriteAsync(real, NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await importer.WriteNullAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -25,6 +25,9 @@ public sealed record DetectionOptions
     /// own extremes, not against a Gaussian's. 0 turns the check off.
     /// </summary>
     public float PeakMargin { get; init; } = 1.5f;
+
+    /// <summary>Half-life of the recent largest residual, in days: how long a big surprise raises the bar.</summary>
+    public float PeakMemoryDays { get; init; } = 1f;
 }
 
 /// <summary>
@@ -45,12 +48,22 @@ public static class DayScorer
     /// <paramref name="initialPeak"/> the largest recent out-of-sample |residual| (<see cref="DetectionOptions.PeakMargin"/>).
     /// </summary>
     public static int Score(ReadOnlySpan<float> actual, ReadOnlySpan<float> residuals, float initialScale, float initialPeak,
-        int memoryPoints, int quietPoints, int quietPointsBefore, DetectionOptions options, Span<float> scales, Span<float> scores)
+        int memoryPoints, int quietPoints, int quietPointsBefore, DetectionOptions options, Span<float> scales, Span<float> scores) =>
+        Score(actual, residuals, initialScale, initialPeak, memoryPoints, memoryPoints, quietPoints, quietPointsBefore, options, scales, scores,
+            out _, out _);
+
+    /// <summary>
+    /// Like the overload above, with the peak's half-life <paramref name="peakMemoryPoints"/> apart from the scale's
+    /// memory, and the scale and peak at the end of the day for the next day to start from.
+    /// </summary>
+    public static int Score(ReadOnlySpan<float> actual, ReadOnlySpan<float> residuals, float initialScale, float initialPeak,
+        int memoryPoints, int peakMemoryPoints, int quietPoints, int quietPointsBefore, DetectionOptions options,
+        Span<float> scales, Span<float> scores, out float finalScale, out float finalPeak)
     {
         float variance = initialScale * initialScale;
         float peak = initialPeak;
         // The peak halves over memoryPoints points: yesterday's extremes fade instead of masking for ever.
-        float peakDecay = MathF.Pow(0.5f, 1f / memoryPoints);
+        float peakDecay = MathF.Pow(0.5f, 1f / peakMemoryPoints);
         float peakToScale = options.PeakMargin / options.Threshold;
         float alpha = 2f / (memoryPoints + 1);
         float floor = options.MinimumScale * options.MinimumScale;
@@ -82,6 +95,8 @@ public static class DayScorer
             variance = Math.Max(((1 - alpha) * variance) + (alpha * bounded * bounded), floor);
             peak = Math.Max(peak * peakDecay, Math.Abs(residuals[t]));
         }
+        finalScale = MathF.Sqrt(variance);
+        finalPeak = peak;
         return scored;
     }
 }

@@ -24,12 +24,12 @@ public sealed class BatchScorer(DetectionOptions detection)
     /// <param name="detail">Status detail of every scored member (which model scored it, if not its cluster's), or null.</param>
     /// <param name="batch">Windows of the batch's series, the scoring day last.</param>
     /// <param name="members">Indices into <paramref name="batch"/> of the series to score with this model.</param>
-    /// <param name="quietPointsBefore">Per member: how many of the day's first points are still quiet after a flag of
-    /// the day before (0 when none).</param>
+    /// <param name="previous">Per member: where its detector stood after the day before (quiet points left, residual
+    /// scale and peak; NaN when unknown).</param>
     /// <param name="outcomes">Receives one outcome per member.</param>
     /// <param name="anomalies">Receives the flagged points.</param>
     public void Score(ScoringModel model, string? detail, SeriesHistoryBatch batch, ReadOnlySpan<int> members,
-        ReadOnlySpan<int> quietPointsBefore, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies)
+        ReadOnlySpan<PreviousDay> previous, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies)
     {
         int count = members.Length;
         int day = model.PointsPerDay;
@@ -105,6 +105,7 @@ public sealed class BatchScorer(DetectionOptions detection)
             var dayStart = new DateTimeOffset(batch.AsOf.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
             var step = TimeSpan.FromDays(1) / day;
             int quietPoints = (int)Math.Round(detection.QuietDays * day);
+            int peakMemoryPoints = Math.Max(1, (int)Math.Round(detection.PeakMemoryDays * day));
             for (int task = 0; task < tasks; task++)
             {
                 int s = accepted[task];
@@ -121,11 +122,19 @@ public sealed class BatchScorer(DetectionOptions detection)
                         peak = Math.Max(peak, Math.Abs(residual));
                     }
                 }
-                // Too few out-of-sample points to measure: start from the typical one-step change, the error of a
-                // forecast that knows nothing but the last value.
-                float initialScale = checkedPoints >= MinimumCheckPoints
-                    ? ResidualScorer.RobustScale(residuals.AsSpan(0, checkedPoints), detection.MinimumScale)
-                    : 1f;
+                // The scale goes on from where yesterday's run left it; on a series' first scored day it starts from the
+                // out-of-sample residuals, or, with too few of them, from the typical one-step change (the error of a
+                // forecast that knows nothing but the last value).
+                var before = previous[s];
+                float initialScale = before.ResidualScale > 0
+                    ? Math.Max(before.ResidualScale / scale.StepScale, detection.MinimumScale)
+                    : checkedPoints >= MinimumCheckPoints
+                        ? ResidualScorer.RobustScale(residuals.AsSpan(0, checkedPoints), detection.MinimumScale)
+                        : 1f;
+                if (before.ResidualPeak > 0)
+                {
+                    peak = Math.Max(peak, before.ResidualPeak / scale.StepScale);
+                }
 
                 var actual = batch.PointsOf(members[s])[(windowLength - day)..];
                 var taskValues = values.AsSpan(task * span, span);
@@ -146,8 +155,8 @@ public sealed class BatchScorer(DetectionOptions detection)
                     continue;
                 }
                 var scores = new float[day];
-                int scored = DayScorer.Score(actual, dayResiduals, initialScale, peak, k, quietPoints, quietPointsBefore[s], detection,
-                    scales.AsSpan(0, day), scores);
+                int scored = DayScorer.Score(actual, dayResiduals, initialScale, peak, k, peakMemoryPoints, quietPoints, before.QuietPoints,
+                    detection, scales.AsSpan(0, day), scores, out float finalScale, out float finalPeak);
                 for (int t = 0; t < day; t++)
                 {
                     if (float.IsNaN(actual[t]))
@@ -163,7 +172,8 @@ public sealed class BatchScorer(DetectionOptions detection)
                     anomalies.Add(new AnomalyRow(seriesId, dayStart + (step * t), actual[t], forecast[t],
                         forecast[t] - band, forecast[t] + band, scores[t]));
                 }
-                outcomes.Add(new SeriesOutcome(seriesId, SeriesStatus.Scored, detail, scored, forecast, scores));
+                outcomes.Add(new SeriesOutcome(seriesId, SeriesStatus.Scored, detail, scored, forecast, scores,
+                    new DetectorState(finalScale * scale.StepScale, finalPeak * scale.StepScale)));
             }
         }
         finally
@@ -268,4 +278,10 @@ public sealed class BatchScorer(DetectionOptions detection)
         SeriesStatus.NoData => "no observation on the scoring day",
         _ => status.ToString(),
     };
+}
+
+/// <summary>Where a series' detector stood after the day before: quiet points left of a flag, residual scale and peak (NaN: unknown).</summary>
+public readonly record struct PreviousDay(int QuietPoints, float ResidualScale, float ResidualPeak)
+{
+    public static PreviousDay None => new(0, float.NaN, float.NaN);
 }

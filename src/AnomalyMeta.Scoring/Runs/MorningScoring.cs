@@ -55,8 +55,8 @@ public sealed class MorningScoring(
                 var batchClock = Stopwatch.StartNew();
                 outcomes.Clear();
                 anomalies.Clear();
-                var lastFlags = await queries.LastFlagsAsync(request.AsOf.AddDays(-1), BatchIds(batch), cancellationToken);
-                ScoreBatch(scorer, batch, scoringModels, done, lastFlags, options.Detection.QuietDays, outcomes, anomalies);
+                var states = await queries.DetectorStatesAsync(request.AsOf.AddDays(-1), BatchIds(batch), cancellationToken);
+                ScoreBatch(scorer, batch, scoringModels, done, states, options.Detection.QuietDays, outcomes, anomalies);
                 if (outcomes.Count == 0)
                 {
                     continue;
@@ -95,17 +95,24 @@ public sealed class MorningScoring(
     /// of its step, and the status detail says why.
     /// </summary>
     private static void ScoreBatch(BatchScorer scorer, SeriesHistoryBatch batch, ScoringModels models, IReadOnlySet<int> done,
-        IReadOnlyDictionary<int, DateTime> lastFlags, float quietDays, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies)
+        IReadOnlyDictionary<int, DetectorState> states, float quietDays, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies)
     {
-        // A flag late yesterday still silences the first points of today: one alert per event, also across midnight.
+        // Each series' detector goes on from yesterday: its residual scale and peak, and a flag late yesterday still
+        // silences the first points of today (one alert per event, also across midnight).
         var dayStart = batch.AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
-        var quietBefore = new int[batch.Count];
+        var before = new PreviousDay[batch.Count];
         for (int i = 0; i < batch.Count; i++)
         {
-            if (lastFlags.TryGetValue(batch.Series[i].SeriesId, out var flag))
+            before[i] = PreviousDay.None;
+            if (states.TryGetValue(batch.Series[i].SeriesId, out var state))
             {
-                var quietEnd = flag + (TimeSpan.FromDays(1) * quietDays);
-                quietBefore[i] = Math.Max(0, (int)Math.Floor((quietEnd - dayStart) / TimeSpan.FromSeconds(batch.Series[i].StepSeconds)) + 1);
+                int quiet = 0;
+                if (state.LastFlag is DateTime flag)
+                {
+                    var quietEnd = flag + (TimeSpan.FromDays(1) * quietDays);
+                    quiet = Math.Max(0, (int)Math.Floor((quietEnd - dayStart) / TimeSpan.FromSeconds(batch.Series[i].StepSeconds)) + 1);
+                }
+                before[i] = new PreviousDay(quiet, state.ResidualScale, state.ResidualPeak);
             }
         }
         var groups = new Dictionary<(ScoringModel Model, string? Detail), List<int>>();
@@ -132,10 +139,10 @@ public sealed class MorningScoring(
         }
         foreach (var ((model, detail), list) in groups)
         {
-            var quiet = new int[list.Count];
+            var quiet = new PreviousDay[list.Count];
             for (int m = 0; m < list.Count; m++)
             {
-                quiet[m] = quietBefore[list[m]];
+                quiet[m] = before[list[m]];
             }
             scorer.Score(model, detail, batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), quiet, outcomes, anomalies);
         }

@@ -56,9 +56,16 @@ public sealed record RunStart(RunStartOutcome Outcome, ScoringRunRecord Run);
 /// <c>run_series.status</c> strings), a reason a person can act on, and how many points were scored.
 /// </summary>
 /// <paramref name="Forecast"/> and <paramref name="Scores"/> hold the scoring day's forecast and score of every point
-/// (NaN where a point is missing) when the series was scored.
+/// (NaN where a point is missing) when the series was scored; <paramref name="State"/> the detector's state at the
+/// end of the day, which the next morning starts from.
 public readonly record struct SeriesOutcome(int SeriesId, SeriesStatus Status, string? Detail = null, int PointsScored = 0,
-    float[]? Forecast = null, float[]? Scores = null);
+    float[]? Forecast = null, float[]? Scores = null, DetectorState? State = null);
+
+/// <summary>
+/// Where a series' detector stood at the end of a scored day, in the series' own units: the residual scale, the recent
+/// largest residual, and its last flag (null when none that day).
+/// </summary>
+public readonly record struct DetectorState(float ResidualScale, float ResidualPeak, DateTime? LastFlag = null);
 
 /// <summary>One flagged point. The run and the as-of date come with the batch it is committed in.</summary>
 public readonly record struct AnomalyRow(

@@ -37,7 +37,8 @@ public sealed class OneStepTaskSampler : ITaskSampler
         }
         if (usable.Count == 0)
         {
-            throw new ArgumentException($"no series has the {needed} points a task needs ({_lead} for the lags, season {seasonLength}, {queryLength} forecast)", nameof(histories));
+            // No parameter name: the message is shown as is by `train` and the training report.
+            throw new ArgumentException($"no series has the {needed} points a task needs ({_lead} for the lags, season {seasonLength}, {queryLength} forecast)");
         }
         _seasonalLag = seasonalLag;
         _histories = usable;

@@ -1,0 +1,159 @@
+using AnomalyMeta.Core.Synthetic;
+using AnomalyMeta.Scoring.Clustering;
+using AnomalyMeta.Scoring.Runs;
+using AnomalyMeta.Scoring.Training;
+using AnomalyMeta.Storage;
+using AnomalyMeta.Storage.Records;
+using AnomalyMeta.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AnomalyMeta.Scoring.Tests;
+
+/// <summary>
+/// A fleet as real data comes: mostly hourly series, a few half-hourly ones that clustering puts with them, models
+/// trained on too little history for the weekly clusters, and series that arrive after the clustering (one of them
+/// only yesterday). Everything is scored the next morning.
+/// </summary>
+public sealed class YoungFleetFixture : IAsyncLifetime
+{
+    public static readonly DateOnly ScoringDay = new(2026, 3, 20);
+    public const int LevelShiftHour = 10;
+
+    private readonly PostgresFixture _database = new();
+
+    public TrainingReport Training { get; private set; } = null!;
+
+    public IReadOnlyDictionary<string, SeriesRunLine> Lines { get; private set; } = null!;
+
+    public IReadOnlyDictionary<string, ScoredDay> Scored { get; private set; } = null!;
+
+    public IReadOnlyList<FlaggedPoint> Flags { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await _database.InitializeAsync();
+        var dataSource = _database.DataSource;
+        var series = new SeriesRepository(dataSource);
+        var clusterings = new ClusteringStore(dataSource);
+        var models = new ModelStore(dataSource);
+        var queries = new AnomalyQueries(dataSource);
+        var ct = CancellationToken.None;
+
+        var hourly = new SyntheticFleetOptions { SeriesCount = 120, HistoryDays = 21, Seed = 5, ScoringDay = ScoringDay, AnomalousSeriesFraction = 0 };
+        var halfHourly = hourly with { SeriesCount = 10, PointsPerDay = 48, Seed = 6 };
+        await WriteAsync(series, "hourly", new SyntheticSeriesGenerator(hourly), ct);
+        await WriteAsync(series, "half-hourly", new SyntheticSeriesGenerator(halfHourly), ct);
+
+        var lastHistoryDay = ScoringDay.AddDays(-1);
+        await new ClusteringStep(series, clusterings, NullLogger<ClusteringStep>.Instance).RunAsync(lastHistoryDay, 21, ct);
+
+        // Arrive after the clustering: a series with a level shift on the scoring day, and one that started yesterday.
+        var ids = await series.RegisterAsync([new("late/level-shift", 3600), new("late/second-day", 3600)], ct);
+        var rows = new List<DayRow>();
+        for (var day = hourly.FirstDay; day <= ScoringDay; day = day.AddDays(1))
+        {
+            rows.Add(new DayRow(ids["late/level-shift"], day, Smooth(day, shiftFromHour: day == ScoringDay ? LevelShiftHour : null)));
+            if (day >= ScoringDay.AddDays(-1))
+            {
+                rows.Add(new DayRow(ids["late/second-day"], day, Smooth(day, shiftFromHour: null)));
+            }
+        }
+        await series.WriteObservationsAsync(rows, ct);
+
+        // Five days of history cannot hold a weekly season (168 points, its lags and a day): those clusters are skipped.
+        Training = await new MetaTrainingStep(series, clusterings, models, NullLogger<MetaTrainingStep>.Instance)
+            .TrainAsync(lastHistoryDay, new TrainingOptions { Iterations = 150, HistoryDays = 5, MaxSeriesPerCluster = 100 }, ct);
+
+        var scoring = new MorningScoring(series, queries, clusterings, models, new RunLedger(dataSource), new ScoringOptions(),
+            NullLogger<MorningScoring>.Instance);
+        var summary = await scoring.RunAsync(new ScoringRequest(RunKind.Nightly, ScoringDay, "test"), ct);
+        Lines = (await queries.SeriesOfRunAsync(summary.RunId, ct)).ToDictionary(l => l.SeriesKey);
+        Scored = (await queries.ScoredDaysAsync(ct)).ToDictionary(d => d.SeriesKey);
+        Flags = await queries.FlaggedOnAsync(ScoringDay, ct);
+    }
+
+    public Task DisposeAsync() => _database.DisposeAsync();
+
+    /// <summary>A smooth daily cycle around 100 with a little noise; +40 from <paramref name="shiftFromHour"/> on.</summary>
+    private static float[] Smooth(DateOnly day, int? shiftFromHour)
+    {
+        var random = new Random(day.DayNumber);
+        var points = new float[24];
+        for (int hour = 0; hour < 24; hour++)
+        {
+            double shift = shiftFromHour is int from && hour >= from ? 40 : 0;
+            points[hour] = (float)(100 + (10 * Math.Sin(2 * Math.PI * hour / 24)) + random.NextDouble() + shift);
+        }
+        return points;
+    }
+
+    private static async Task WriteAsync(SeriesRepository series, string prefix, SyntheticSeriesGenerator generator, CancellationToken ct)
+    {
+        var options = generator.Options;
+        var generated = Enumerable.Range(0, options.SeriesCount).Select(generator.Generate).ToList();
+        await series.RegisterAndWriteAsync(
+            generated.Select(g => new SeriesRegistration($"{prefix}/{g.Key}", 86400 / options.PointsPerDay)).ToList(),
+            ids => generated.SelectMany(g => Enumerable.Range(0, options.TotalDays).Select(d =>
+                new DayRow(ids[$"{prefix}/{g.Key}"], options.FirstDay.AddDays(d), g.Values.AsSpan(d * options.PointsPerDay, options.PointsPerDay).ToArray()))),
+            ct);
+    }
+}
+
+public sealed class CoverageTests(YoungFleetFixture fixture) : IClassFixture<YoungFleetFixture>
+{
+    [Fact]
+    public void Training_skips_a_cluster_too_young_for_its_season_says_why_and_trains_the_others()
+    {
+        Assert.NotEmpty(fixture.Training.Trained);
+        var weekly = fixture.Training.Skipped.FirstOrDefault(s => s.Reason.Contains("season 168", StringComparison.Ordinal));
+        Assert.True(weekly is not null, "skipped: " + string.Join("; ", fixture.Training.Skipped.Select(s => $"{s.ClusterId}: {s.Reason}"))
+            + " trained: " + string.Join("; ", fixture.Training.Trained.Select(t => $"{t.ClusterId}: season {t.SeasonLength}")));
+        Assert.Contains("points a task needs", weekly.Reason, StringComparison.Ordinal);
+        Assert.Equal([1800, 3600], fixture.Training.Generic.Select(g => g.StepSeconds).Order());
+    }
+
+    [Fact]
+    public void Every_series_with_data_is_scored_the_next_morning()
+    {
+        Assert.All(fixture.Lines.Values, line => Assert.Equal("scored", line.Status));
+        Assert.Equal(132, fixture.Lines.Count);
+    }
+
+    [Fact]
+    public void A_series_is_scored_on_its_second_day_by_the_generic_model_of_its_step()
+    {
+        var line = fixture.Lines["late/second-day"];
+
+        Assert.Equal("scored", line.Status);
+        Assert.Equal(24, line.PointsScored);
+        Assert.StartsWith("generic model of step 3600 s: not yet in clustering", line.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_cluster_with_two_sampling_steps_scores_its_minority_step_with_the_generic_model_of_that_step()
+    {
+        var halfHourly = fixture.Lines.Values.Where(l => l.SeriesKey.StartsWith("half-hourly/", StringComparison.Ordinal)).ToList();
+
+        Assert.Equal(10, halfHourly.Count);
+        Assert.All(halfHourly, line =>
+        {
+            Assert.Equal("scored", line.Status);
+            // The generator leaves a few points missing.
+            Assert.InRange(line.PointsScored, 40, 48);
+            Assert.StartsWith("generic model of step 1800 s", line.Detail, StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
+    public void A_level_shift_is_flagged_at_its_onset_and_not_for_the_rest_of_the_day()
+    {
+        var flags = fixture.Flags.Where(f => f.SeriesKey == "late/level-shift").ToList();
+        var scores = fixture.Scored["late/level-shift"].Scores;
+
+        var onset = Assert.Single(flags);
+        Assert.Equal(YoungFleetFixture.LevelShiftHour, onset.Ts.Hour);
+        Assert.Equal(scores.Max(), scores[YoungFleetFixture.LevelShiftHour]);
+        // Not silenced but followed: from two hours after the shift the forecast starts from the new level.
+        Assert.All(scores[(YoungFleetFixture.LevelShiftHour + 2)..], score => Assert.InRange(score, 0f, 0.3f));
+    }
+}

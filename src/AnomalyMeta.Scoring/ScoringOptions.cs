@@ -23,12 +23,12 @@ public sealed class ScoringOptions
     /// </summary>
     public int? AdaptationSteps { get; set; }
 
-    public float Threshold { get; set; } = 4.5f;
+    public float Threshold { get; set; } = 5.5f;
 
     public float MinimumScale { get; set; } = 0.05f;
 
     /// <summary>Days after a flag during which the series is not flagged again (<see cref="DetectionOptions.QuietDays"/>).</summary>
-    public float QuietDays { get; set; } = 1f;
+    public float QuietDays { get; set; } = 0.5f;
 
     /// <summary>How far a point must exceed the recent largest residual (<see cref="DetectionOptions.PeakMargin"/>).</summary>
     public float PeakMargin { get; set; } = 1.5f;

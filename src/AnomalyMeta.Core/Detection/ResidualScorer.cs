@@ -4,7 +4,7 @@ namespace AnomalyMeta.Core.Detection;
 public sealed record DetectionOptions
 {
     /// <summary>Flag when |residual| exceeds this many robust standard deviations of out-of-sample residuals.</summary>
-    public float Threshold { get; init; } = 4.5f;
+    public float Threshold { get; init; } = 5.5f;
 
     /// <summary>
     /// Floor of the residual scale, in units of the support window's typical one-step change: a model that forecasts
@@ -17,7 +17,7 @@ public sealed record DetectionOptions
     /// not flagged again: an anomaly is reported by its first points, which carry its highest scores, instead of an
     /// alert per point for as long as it lasts.
     /// </summary>
-    public float QuietDays { get; init; } = 1f;
+    public float QuietDays { get; init; } = 0.5f;
 
     /// <summary>
     /// A point must also exceed the largest residual of the recent past (about a day, decaying) by this factor to

@@ -21,10 +21,31 @@ public sealed class OneStepTaskTests
             Assert.Equal(values[t], OneStepTask.Forecast(values[t - 1], targets[i], scale), 3);
             var row = inputs.AsSpan(i * OneStepTask.InputSize, OneStepTask.InputSize);
             Assert.Equal((values[t - 1] - values[t - 2]) / scale.StepScale, row[3], 4);
-            // The seasonal inputs: the change one lag back, and the gap from the lagged value to the current level.
-            Assert.Equal((values[t - 4] - values[t - 5]) / scale.StepScale, row[3 + OneStepTask.Lags], 4);
-            Assert.Equal((values[t - 4] - values[t - 1]) / scale.StepScale, row[4 + OneStepTask.Lags], 4);
+            // The seasonal inputs: the reference's change at this phase, and its gap to the current level.
+            float reference = Reference(values, t, 4);
+            Assert.Equal((reference - Reference(values, t - 1, 4)) / scale.StepScale, row[3 + OneStepTask.Lags], 4);
+            Assert.Equal((reference - values[t - 1]) / scale.StepScale, row[4 + OneStepTask.Lags], 4);
         }
+    }
+
+    [Fact]
+    public void The_seasonal_reference_skips_the_fill_before_a_series_began()
+    {
+        // Points 0..3 are fill before the first observation at 4: the reference of point 9 (lag 4) is point 5 alone.
+        float[] values = [7, 7, 7, 7, 7, 9, 8, 10, 9, 11];
+        var scale = TaskScale.Of(values);
+        var inputs = new float[OneStepTask.InputSize];
+
+        OneStepTask.Encode(values, first: 9, count: 1, 0, 0, 4, seasonalLag: 4, scale, inputs, new float[1], firstValid: 4);
+
+        Assert.Equal((values[5] - values[8]) / scale.StepScale, inputs[4 + OneStepTask.Lags], 4);
+    }
+
+    // Mean of the values 1, 2, 3 lags back that exist.
+    private static float Reference(float[] values, int t, int lag)
+    {
+        var cycles = Enumerable.Range(1, OneStepTask.SeasonalCycles).Select(c => t - (c * lag)).Where(j => j >= 0).ToList();
+        return cycles.Average(j => values[j]);
     }
 
     [Fact]

@@ -63,9 +63,10 @@ public readonly record struct TaskScale(float LevelMean, float LevelScale, float
 /// <summary>
 /// The regression task of the meta-learner: forecast each point from the points before it. Inputs are where the point
 /// sits in the series' primary period and season (as the calendar goes, so a new series' phases line up with its
-/// cluster's), the level of the previous point, the last <see cref="Lags"/> one-step changes, and what the series did
-/// one seasonal lag earlier (the change at this phase, and how far that value is from the current level: the seasonal
-/// naive forecast, so a periodic series is forecast from its last cycle); the target is the
+/// cluster's), the level of the previous point, the last <see cref="Lags"/> one-step changes, and the series' seasonal
+/// reference: the mean of the same phase over the last <see cref="SeasonalCycles"/> cycles (its change at this phase,
+/// and how far it is from the current level, so a periodic series is forecast from its recent cycles with their noise
+/// averaged out, and a noisy previous value is pulled back towards it); the target is the
 /// change from the previous point, in units of the support window's typical change. Anchoring the forecast on the
 /// previous value is what keeps a level shift or a random walk from becoming a day of flags: after the shift the
 /// forecast starts from the new level, so only its onset is surprising. The meta-learner learns, per cluster, how a
@@ -86,18 +87,22 @@ public static class OneStepTask
     /// <summary>Inputs span [-InputRange, InputRange], the range the MLP was sized for.</summary>
     public const float InputRange = 5f;
 
+    /// <summary>Cycles averaged into the seasonal reference.</summary>
+    public const int SeasonalCycles = 3;
+
     /// <summary>Points before the first target that its inputs read, for a seasonal lag of <paramref name="seasonalLag"/> points.</summary>
-    public static int Lead(int seasonalLag) => Math.Max(History, seasonalLag + 1);
+    public static int Lead(int seasonalLag) => Math.Max(History, (SeasonalCycles * seasonalLag) + 1);
 
     /// <summary>
     /// Encodes points [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) of
     /// <paramref name="values"/> (gap-free; <paramref name="first"/> ≥ <see cref="History"/>): inputs [count, InputSize]
     /// and targets [count] (the change from the previous point over <see cref="TaskScale.StepScale"/>).
     /// <paramref name="absoluteIndexOfValues0"/> is the index of values[0] counted from the epoch in the series' step;
-    /// the seasonal inputs are 0 where the values do not reach one <paramref name="seasonalLag"/> back.
+    /// the seasonal inputs are 0 where no cycle reaches back to <paramref name="firstValid"/> (values before it are
+    /// fill, not observations: a young series has no cycles yet).
     /// </summary>
     public static void Encode(ReadOnlySpan<float> values, int first, int count, long absoluteIndexOfValues0,
-        int primaryPeriod, int seasonLength, int seasonalLag, TaskScale scale, Span<float> inputs, Span<float> targets)
+        int primaryPeriod, int seasonLength, int seasonalLag, TaskScale scale, Span<float> inputs, Span<float> targets, int firstValid = 0)
     {
         if (first < History || first + count > values.Length)
         {
@@ -120,9 +125,10 @@ public static class OneStepTask
             {
                 row[3 + lag] = Clip((values[t - 1 - lag] - values[t - 2 - lag]) * inverseStep);
             }
-            bool seasonal = seasonalLag > 0 && t - seasonalLag - 1 >= 0;
-            row[3 + Lags] = seasonal ? Clip((values[t - seasonalLag] - values[t - seasonalLag - 1]) * inverseStep) : 0f;
-            row[4 + Lags] = seasonal ? Clip((values[t - seasonalLag] - values[t - 1]) * inverseStep) : 0f;
+            float reference = SeasonalReference(values, t, seasonalLag, firstValid);
+            float previousReference = SeasonalReference(values, t - 1, seasonalLag, firstValid);
+            row[3 + Lags] = float.IsNaN(reference) || float.IsNaN(previousReference) ? 0f : Clip((reference - previousReference) * inverseStep);
+            row[4 + Lags] = float.IsNaN(reference) ? 0f : Clip((reference - values[t - 1]) * inverseStep);
             targets[i] = (values[t] - values[t - 1]) * inverseStep;
         }
     }
@@ -131,4 +137,21 @@ public static class OneStepTask
     public static float Forecast(float previousValue, float output, TaskScale scale) => previousValue + (output * scale.StepScale);
 
     private static float Clip(float x) => Math.Clamp(x, -InputRange, InputRange);
+
+    /// <summary>Mean of the values one, two, ... <see cref="SeasonalCycles"/> lags before <paramref name="t"/> that exist; NaN when none does.</summary>
+    private static float SeasonalReference(ReadOnlySpan<float> values, int t, int lag, int firstValid)
+    {
+        if (lag <= 0)
+        {
+            return float.NaN;
+        }
+        float sum = 0;
+        int cycles = 0;
+        for (int j = t - lag; cycles < SeasonalCycles && j >= firstValid; j -= lag)
+        {
+            sum += values[j];
+            cycles++;
+        }
+        return cycles == 0 ? float.NaN : sum / cycles;
+    }
 }

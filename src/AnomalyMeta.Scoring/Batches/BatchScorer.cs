@@ -74,7 +74,7 @@ public sealed class BatchScorer(DetectionOptions detection)
             {
                 var window = batch.PointsOf(members[s])[(windowLength - span)..];
                 var taskValues = values.AsSpan(tasks * span, span);
-                var status = Prepare(window, lead, k, model.MinimumObserved, taskValues, observed.AsSpan(0, span));
+                var status = Prepare(window, lead, k, model.MinimumObserved, taskValues, observed.AsSpan(0, span), out int firstValid);
                 if (status != SeriesStatus.Scored)
                 {
                     outcomes.Add(new SeriesOutcome(batch.Series[members[s]].SeriesId, status, Describe(status, k, model.MinimumObserved)));
@@ -85,15 +85,15 @@ public sealed class BatchScorer(DetectionOptions detection)
                 taskScales[tasks] = scale;
                 // The support is the season's observed points; a sparse season repeats them to fill its K slots, so
                 // interpolated points never pass for observations.
-                EncodeObserved(model, taskValues, seen, lead, k, taskFirstIndex, scale, positions,
+                EncodeObserved(model, taskValues, seen, lead, k, taskFirstIndex, scale, firstValid, positions,
                     supportX.AsSpan(tasks * k * inputs, k * inputs), supportY.AsSpan(tasks * k, k));
-                EncodeObserved(model, taskValues, seen, lead, firstHalf, taskFirstIndex, scale, positions,
+                EncodeObserved(model, taskValues, seen, lead, firstHalf, taskFirstIndex, scale, firstValid, positions,
                     halfX.AsSpan(tasks * firstHalf * inputs, firstHalf * inputs), halfY.AsSpan(tasks * firstHalf, firstHalf));
                 OneStepTask.Encode(taskValues, lead + firstHalf, secondHalf, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, scale,
-                    checkX.AsSpan(tasks * secondHalf * inputs, secondHalf * inputs), checkY.AsSpan(tasks * secondHalf, secondHalf));
+                    checkX.AsSpan(tasks * secondHalf * inputs, secondHalf * inputs), checkY.AsSpan(tasks * secondHalf, secondHalf), firstValid);
                 seen.Slice(lead + firstHalf, secondHalf).CopyTo(checkObserved.AsSpan(tasks * secondHalf, secondHalf));
                 OneStepTask.Encode(taskValues, lead + k, day, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, scale,
-                    queryX.AsSpan(tasks * day * inputs, day * inputs), queryY.AsSpan(tasks * day, day));
+                    queryX.AsSpan(tasks * day * inputs, day * inputs), queryY.AsSpan(tasks * day, day), firstValid);
                 accepted[tasks++] = s;
             }
 
@@ -211,7 +211,7 @@ public sealed class BatchScorer(DetectionOptions detection)
     /// cycling through them when there are fewer than slots (none observed: the points as filled).
     /// </summary>
     private static void EncodeObserved(ScoringModel model, ReadOnlySpan<float> values, ReadOnlySpan<bool> observed, int lead, int slots,
-        long firstIndex, TaskScale scale, int[] positions, Span<float> inputs, Span<float> targets)
+        long firstIndex, TaskScale scale, int firstValid, int[] positions, Span<float> inputs, Span<float> targets)
     {
         int found = 0;
         for (int p = lead; p < lead + slots; p++)
@@ -223,14 +223,14 @@ public sealed class BatchScorer(DetectionOptions detection)
         }
         if (found == slots || found == 0)
         {
-            OneStepTask.Encode(values, lead, slots, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, scale, inputs, targets);
+            OneStepTask.Encode(values, lead, slots, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, scale, inputs, targets, firstValid);
             return;
         }
         int width = OneStepTask.InputSize;
         for (int slot = 0; slot < slots; slot++)
         {
             OneStepTask.Encode(values, positions[slot % found], 1, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, scale,
-                inputs.Slice(slot * width, width), targets.Slice(slot, 1));
+                inputs.Slice(slot * width, width), targets.Slice(slot, 1), firstValid);
         }
     }
 
@@ -240,9 +240,15 @@ public sealed class BatchScorer(DetectionOptions detection)
     /// only the past may fill it).
     /// </summary>
     private static SeriesStatus Prepare(ReadOnlySpan<float> window, int lead, int seasonLength, int minimumObserved,
-        Span<float> values, Span<bool> observed)
+        Span<float> values, Span<bool> observed, out int firstValid)
     {
         int history = lead + seasonLength;
+        // Values before the series' first observation are fill: seasonal references must not reach into them.
+        firstValid = 0;
+        while (firstValid < window.Length - 1 && float.IsNaN(window[firstValid]))
+        {
+            firstValid++;
+        }
         if (WindowRepair.HasInfinity(window))
         {
             return SeriesStatus.NonFinite;

@@ -60,9 +60,10 @@ public sealed class YoungFleetFixture : IAsyncLifetime
         }
         await series.WriteObservationsAsync(rows, ct);
 
-        // Five days of history cannot hold a weekly season (168 points, its lags and a day): those clusters are skipped.
+        // Eight days of history (192 points) hold a daily task (73 points of lags, a season of 48, a day of 24) but not a
+        // weekly one (73 + 168 + 24 = 265): the weekly clusters are skipped, the daily ones trained.
         Training = await new MetaTrainingStep(series, clusterings, models, NullLogger<MetaTrainingStep>.Instance)
-            .TrainAsync(lastHistoryDay, new TrainingOptions { Iterations = 150, HistoryDays = 5, MaxSeriesPerCluster = 100 }, ct);
+            .TrainAsync(lastHistoryDay, new TrainingOptions { Iterations = 150, HistoryDays = 8, MaxSeriesPerCluster = 100 }, ct);
 
         var scoring = new MorningScoring(series, queries, clusterings, models, new RunLedger(dataSource), new ScoringOptions(),
             NullLogger<MorningScoring>.Instance);

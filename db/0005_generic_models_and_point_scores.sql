@@ -27,3 +27,7 @@ alter table run_series add column residual_peak  real null;
 alter table run_series drop constraint run_series_status_check;
 alter table run_series add constraint run_series_status_check
     check (status in ('scored', 'too_short', 'non_finite', 'constant', 'no_model', 'no_data', 'diverged'));
+
+-- The clock a series' daily and weekly cycles follow (IANA id): phases are taken in local time, so a daylight-saving
+-- change does not shift the pattern the model expects by an hour.
+alter table series add column time_zone text not null default 'UTC';

@@ -119,11 +119,11 @@ public sealed class SeriesRepository
     {
         var ids = new Dictionary<string, int>(series.Count, StringComparer.Ordinal);
         await ExecuteAsync(connection, transaction,
-            "create temp table series_stage (series_key text not null, tags jsonb not null, step_seconds integer not null) on commit drop",
+            "create temp table series_stage (series_key text not null, tags jsonb not null, step_seconds integer not null, time_zone text null) on commit drop",
             cancellationToken).ConfigureAwait(false);
 
         var importer = await connection.BeginBinaryImportAsync(
-            "copy series_stage (series_key, tags, step_seconds) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
+            "copy series_stage (series_key, tags, step_seconds, time_zone) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
         {
             foreach (var registration in series)
@@ -133,6 +133,14 @@ public sealed class SeriesRepository
                 var tags = registration.Tags is null ? "{}" : JsonSerializer.Serialize(registration.Tags);
                 await importer.WriteAsync(tags, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
                 await importer.WriteAsync(registration.StepSeconds, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                if (registration.TimeZone is null)
+                {
+                    await importer.WriteNullAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await importer.WriteAsync(registration.TimeZone, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                }
             }
 
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -164,11 +172,12 @@ public sealed class SeriesRepository
         // then read every key's id: ON CONFLICT DO NOTHING returns nothing for the known ones.
         await ExecuteAsync(connection, transaction,
             """
-            update series s set tags = st.tags
+            update series s set tags = st.tags, time_zone = coalesce(st.time_zone, s.time_zone)
             from series_stage st
-            where s.series_key = st.series_key and s.tags is distinct from st.tags;
-            insert into series (series_key, tags, step_seconds)
-            select series_key, tags, step_seconds from series_stage
+            where s.series_key = st.series_key
+              and (s.tags is distinct from st.tags or s.time_zone is distinct from coalesce(st.time_zone, s.time_zone));
+            insert into series (series_key, tags, step_seconds, time_zone)
+            select series_key, tags, step_seconds, coalesce(time_zone, 'UTC') from series_stage
             on conflict (series_key) do nothing;
             """,
             cancellationToken).ConfigureAwait(false);
@@ -293,6 +302,11 @@ public sealed class SeriesRepository
             if (string.IsNullOrWhiteSpace(registration.SeriesKey))
             {
                 throw new ArgumentException($"Registration {i}: the series key is empty.", nameof(series));
+            }
+
+            if (registration.TimeZone is string zone && !TimeZoneInfo.TryFindSystemTimeZoneById(zone, out _))
+            {
+                throw new ArgumentException($"Series '{registration.SeriesKey}': '{zone}' is not a known time zone (use an IANA id such as Europe/Paris).", nameof(series));
             }
 
             if (registration.StepSeconds <= 0 || SecondsPerDay % registration.StepSeconds != 0)
@@ -558,14 +572,14 @@ public sealed class SeriesRepository
         // the gap grows with history; a freshly ingested, unanalysed table makes that plan the likely one).
         const string Sql = """
             with batch as (
-                select series_id, step_seconds, primary_period, secondary_period, cluster_version, cluster_id
+                select series_id, step_seconds, primary_period, secondary_period, cluster_version, cluster_id, time_zone
                 from series
                 where series_id > @after
                 order by series_id
                 limit @batchSize
             )
             select b.series_id, b.step_seconds, b.primary_period, b.secondary_period, b.cluster_version, b.cluster_id,
-                   o.day, array_send(o.points) as points
+                   o.day, array_send(o.points) as points, b.time_zone
             from batch b
             left join lateral (
                 select day, points
@@ -624,7 +638,8 @@ public sealed class SeriesRepository
                             pointCount,
                             length,
                             DaysObserved: 0,
-                            HasAsOfDay: false);
+                            HasAsOfDay: false,
+                            TimeZone: reader.GetString(8));
                         pointCount += length;
                         count++;
                     }

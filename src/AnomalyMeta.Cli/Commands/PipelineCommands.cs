@@ -80,9 +80,10 @@ internal static class PipelineCommands
             },
         };
         var replaceDays = new Option<bool>("--replace-days") { Description = "Replace the stored days the file touches whole, instead of merging the points it carries." };
+        var timeZone = new Option<string?>("--time-zone") { Description = "IANA time zone whose clock the file's series follow (daily and weekly phases in local time; timestamps stay UTC). Default: UTC for new series." };
         var command = new Command("ingest", "Load observations from a CSV file: checked whole first, so a bad file writes nothing; merged into stored days.")
         {
-            file, step, aggregate, replaceDays,
+            file, step, aggregate, replaceDays, timeZone,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -92,6 +93,7 @@ internal static class PipelineCommands
                 StepSeconds = parse.GetValue(step),
                 Aggregate = parse.GetValue(aggregate),
                 ReplaceDays = parse.GetValue(replaceDays),
+                TimeZone = parse.GetValue(timeZone),
             };
             var report = await host.Services.GetRequiredService<CsvIngest>().IngestAsync(parse.GetRequiredValue(file).FullName, options, cancellationToken);
             Console.WriteLine($"Ingested {report.Rows:N0} rows into {report.Series:N0} series: {report.DayRows:N0} day rows {(options.ReplaceDays ? "replaced" : "merged")}; "

@@ -99,10 +99,12 @@ public static class OneStepTask
     /// and targets [count] (the change from the previous point over <see cref="TaskScale.StepScale"/>).
     /// <paramref name="absoluteIndexOfValues0"/> is the index of values[0] counted from the epoch in the series' step;
     /// the seasonal inputs are 0 where no cycle reaches back to <paramref name="firstValid"/> (values before it are
-    /// fill, not observations: a young series has no cycles yet).
+    /// fill, not observations: a young series has no cycles yet). <paramref name="localShift"/>, when given, holds each
+    /// value's UTC offset in points (<see cref="Series.LocalTime.Shifts"/>): phases and cycles follow the local clock.
     /// </summary>
     public static void Encode(ReadOnlySpan<float> values, int first, int count, long absoluteIndexOfValues0,
-        int primaryPeriod, int seasonLength, int seasonalLag, TaskScale scale, Span<float> inputs, Span<float> targets, int firstValid = 0)
+        int primaryPeriod, int seasonLength, int seasonalLag, TaskScale scale, Span<float> inputs, Span<float> targets, int firstValid = 0,
+        ReadOnlySpan<int> localShift = default)
     {
         if (first < History || first + count > values.Length)
         {
@@ -116,7 +118,7 @@ public static class OneStepTask
         for (int i = 0; i < count; i++)
         {
             int t = first + i;
-            long absolute = absoluteIndexOfValues0 + t;
+            long absolute = absoluteIndexOfValues0 + t + (localShift.IsEmpty ? 0 : localShift[t]);
             var row = inputs.Slice(i * InputSize, InputSize);
             row[0] = (absolute % primary) * primaryStep - InputRange;
             row[1] = (absolute % seasonLength) * seasonStep - InputRange;
@@ -125,8 +127,8 @@ public static class OneStepTask
             {
                 row[3 + lag] = Clip((values[t - 1 - lag] - values[t - 2 - lag]) * inverseStep);
             }
-            float reference = SeasonalReference(values, t, seasonalLag, firstValid);
-            float previousReference = SeasonalReference(values, t - 1, seasonalLag, firstValid);
+            float reference = SeasonalReference(values, t, seasonalLag, firstValid, localShift);
+            float previousReference = SeasonalReference(values, t - 1, seasonalLag, firstValid, localShift);
             row[3 + Lags] = float.IsNaN(reference) || float.IsNaN(previousReference) ? 0f : Clip((reference - previousReference) * inverseStep);
             row[4 + Lags] = float.IsNaN(reference) ? 0f : Clip((reference - values[t - 1]) * inverseStep);
             targets[i] = (values[t] - values[t - 1]) * inverseStep;
@@ -139,7 +141,7 @@ public static class OneStepTask
     private static float Clip(float x) => Math.Clamp(x, -InputRange, InputRange);
 
     /// <summary>Mean of the values one, two, ... <see cref="SeasonalCycles"/> lags before <paramref name="t"/> that exist; NaN when none does.</summary>
-    private static float SeasonalReference(ReadOnlySpan<float> values, int t, int lag, int firstValid)
+    private static float SeasonalReference(ReadOnlySpan<float> values, int t, int lag, int firstValid, ReadOnlySpan<int> localShift)
     {
         if (lag <= 0)
         {
@@ -147,8 +149,18 @@ public static class OneStepTask
         }
         float sum = 0;
         int cycles = 0;
-        for (int j = t - lag; cycles < SeasonalCycles && j >= firstValid; j -= lag)
+        for (int c = 1; c <= SeasonalCycles; c++)
         {
+            int j = t - (c * lag);
+            if (!localShift.IsEmpty && j >= 0)
+            {
+                // The same local time c cycles ago: after a clock change it is an hour further or nearer in UTC.
+                j += localShift[t] - localShift[j];
+            }
+            if (j < firstValid || j >= t)
+            {
+                break;
+            }
             sum += values[j];
             cycles++;
         }

@@ -63,6 +63,8 @@ public sealed class BatchScorer(DetectionOptions detection)
         float[] residuals = pool.Rent(Math.Max(day, secondHalf));
         float[] scales = pool.Rent(day);
         int[] positions = ArrayPool<int>.Shared.Rent(k);
+        int[] shifts = ArrayPool<int>.Shared.Rent(count * span);
+        var zones = new Dictionary<string, TimeZoneInfo>(StringComparer.Ordinal);
         // Per accepted task: its scale, and which points of its check half were observed (bit per point, as bools).
         var taskScales = ArrayPool<TaskScale>.Shared.Rent(count);
         bool[] checkObserved = ArrayPool<bool>.Shared.Rent(count * secondHalf);
@@ -82,18 +84,19 @@ public sealed class BatchScorer(DetectionOptions detection)
                 }
                 var seen = observed.AsSpan(0, span);
                 var scale = TaskScale.Of(taskValues.Slice(lead, k), seen.Slice(lead, k));
+                var shift = LocalShift(batch.Series[members[s]], taskFirstIndex, zones, shifts.AsSpan(tasks * span, span));
                 taskScales[tasks] = scale;
                 // The support is the season's observed points; a sparse season repeats them to fill its K slots, so
                 // interpolated points never pass for observations.
-                EncodeObserved(model, taskValues, seen, lead, k, taskFirstIndex, scale, firstValid, positions,
+                EncodeObserved(model, taskValues, seen, lead, k, taskFirstIndex, scale, firstValid, shift, positions,
                     supportX.AsSpan(tasks * k * inputs, k * inputs), supportY.AsSpan(tasks * k, k));
-                EncodeObserved(model, taskValues, seen, lead, firstHalf, taskFirstIndex, scale, firstValid, positions,
+                EncodeObserved(model, taskValues, seen, lead, firstHalf, taskFirstIndex, scale, firstValid, shift, positions,
                     halfX.AsSpan(tasks * firstHalf * inputs, firstHalf * inputs), halfY.AsSpan(tasks * firstHalf, firstHalf));
                 OneStepTask.Encode(taskValues, lead + firstHalf, secondHalf, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, scale,
-                    checkX.AsSpan(tasks * secondHalf * inputs, secondHalf * inputs), checkY.AsSpan(tasks * secondHalf, secondHalf), firstValid);
+                    checkX.AsSpan(tasks * secondHalf * inputs, secondHalf * inputs), checkY.AsSpan(tasks * secondHalf, secondHalf), firstValid, shift);
                 seen.Slice(lead + firstHalf, secondHalf).CopyTo(checkObserved.AsSpan(tasks * secondHalf, secondHalf));
                 OneStepTask.Encode(taskValues, lead + k, day, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, scale,
-                    queryX.AsSpan(tasks * day * inputs, day * inputs), queryY.AsSpan(tasks * day, day), firstValid);
+                    queryX.AsSpan(tasks * day * inputs, day * inputs), queryY.AsSpan(tasks * day, day), firstValid, shift);
                 accepted[tasks++] = s;
             }
 
@@ -193,10 +196,26 @@ public sealed class BatchScorer(DetectionOptions detection)
             pool.Return(residuals);
             pool.Return(scales);
             ArrayPool<int>.Shared.Return(positions);
+            ArrayPool<int>.Shared.Return(shifts);
             ArrayPool<TaskScale>.Shared.Return(taskScales);
             ArrayPool<bool>.Shared.Return(checkObserved);
             ArrayPool<int>.Shared.Return(accepted);
         }
+    }
+
+    /// <summary>The UTC offsets of a series' window in points, or an empty span for a series on UTC.</summary>
+    private static ReadOnlySpan<int> LocalShift(SeriesHistory series, long firstIndex, Dictionary<string, TimeZoneInfo> zones, Span<int> shifts)
+    {
+        if (series.TimeZone == "UTC")
+        {
+            return default;
+        }
+        if (!zones.TryGetValue(series.TimeZone, out var zone))
+        {
+            zones[series.TimeZone] = zone = LocalTime.Zone(series.TimeZone);
+        }
+        LocalTime.Shifts(firstIndex, series.StepSeconds, zone, shifts);
+        return shifts;
     }
 
     /// <summary>Observed points of the season before the scoring day at the end of <paramref name="window"/>.</summary>
@@ -211,7 +230,7 @@ public sealed class BatchScorer(DetectionOptions detection)
     /// cycling through them when there are fewer than slots (none observed: the points as filled).
     /// </summary>
     private static void EncodeObserved(ScoringModel model, ReadOnlySpan<float> values, ReadOnlySpan<bool> observed, int lead, int slots,
-        long firstIndex, TaskScale scale, int firstValid, int[] positions, Span<float> inputs, Span<float> targets)
+        long firstIndex, TaskScale scale, int firstValid, ReadOnlySpan<int> shift, int[] positions, Span<float> inputs, Span<float> targets)
     {
         int found = 0;
         for (int p = lead; p < lead + slots; p++)
@@ -223,14 +242,14 @@ public sealed class BatchScorer(DetectionOptions detection)
         }
         if (found == slots || found == 0)
         {
-            OneStepTask.Encode(values, lead, slots, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, scale, inputs, targets, firstValid);
+            OneStepTask.Encode(values, lead, slots, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, scale, inputs, targets, firstValid, shift);
             return;
         }
         int width = OneStepTask.InputSize;
         for (int slot = 0; slot < slots; slot++)
         {
             OneStepTask.Encode(values, positions[slot % found], 1, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, scale,
-                inputs.Slice(slot * width, width), targets.Slice(slot, 1), firstValid);
+                inputs.Slice(slot * width, width), targets.Slice(slot, 1), firstValid, shift);
         }
     }
 

@@ -44,6 +44,12 @@ public sealed class CsvIngestOptions
     /// </summary>
     public int? StepSeconds { get; init; }
 
+    /// <summary>
+    /// The clock the file's series follow (IANA id, e.g. Europe/Paris): their daily and weekly phases are taken in this
+    /// local time. Null: new series are on UTC and known series keep their zone. Timestamps in the file stay UTC.
+    /// </summary>
+    public string? TimeZone { get; init; }
+
     /// <summary>How the readings of one step slot are combined.</summary>
     public ObservationAggregate Aggregate { get; init; } = ObservationAggregate.Mean;
 
@@ -83,7 +89,7 @@ public sealed class CsvIngest(SeriesRepository series)
         var registrations = new List<SeriesRegistration>(file.Series.Count);
         foreach (var (key, observed) in file.Series)
         {
-            registrations.Add(new SeriesRegistration(key, observed.StepSeconds, new Dictionary<string, string> { ["source"] = name }));
+            registrations.Add(new SeriesRegistration(key, observed.StepSeconds, new Dictionary<string, string> { ["source"] = name }, options.TimeZone));
         }
         var mode = options.ReplaceDays ? DayWriteMode.Replace : DayWriteMode.Merge;
         (_, long written) = await series.RegisterAndWriteAsync(registrations, ids => Rows(file, ids), mode, cancellationToken).ConfigureAwait(false);

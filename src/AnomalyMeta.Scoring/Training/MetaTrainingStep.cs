@@ -215,7 +215,13 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
                     continue;
                 }
                 long firstIndex = ((long)batch.FirstDay.DayNumber * history.PointsPerDay) + first;
-                var entry = (history.PointsPerDay, new TrainingHistory(history.SeriesId, firstIndex, values));
+                int[]? shift = null;
+                if (history.TimeZone != "UTC")
+                {
+                    shift = new int[values.Length];
+                    LocalTime.Shifts(firstIndex, history.StepSeconds, LocalTime.Zone(history.TimeZone), shift);
+                }
+                var entry = (history.PointsPerDay, new TrainingHistory(history.SeriesId, firstIndex, values, shift));
                 if (slot == sample.Histories.Count)
                 {
                     sample.Histories.Add(entry);

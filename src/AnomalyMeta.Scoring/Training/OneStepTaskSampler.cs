@@ -70,11 +70,12 @@ public sealed class OneStepTaskSampler : ITaskSampler
             var window = history.Values.AsSpan(start, span);
             var scale = TaskScale.Of(window.Slice(_lead, _seasonLength));
             long absolute = history.FirstIndex + start;
+            var shift = history.LocalShift is null ? default : history.LocalShift.AsSpan(start, span);
             OneStepTask.Encode(window, _lead, supportSize, absolute, _primaryPeriod, _seasonLength, _seasonalLag, scale,
-                supportX.Slice(task * supportSize * inputs, supportSize * inputs), supportY.Slice(task * supportSize, supportSize));
+                supportX.Slice(task * supportSize * inputs, supportSize * inputs), supportY.Slice(task * supportSize, supportSize), 0, shift);
             var targets = queryY.Slice(task * querySize, querySize);
             OneStepTask.Encode(window, _lead + _seasonLength, querySize, absolute, _primaryPeriod, _seasonLength, _seasonalLag, scale,
-                queryX.Slice(task * querySize * inputs, querySize * inputs), targets);
+                queryX.Slice(task * querySize * inputs, querySize * inputs), targets, 0, shift);
             Clip(supportY.Slice(task * supportSize, supportSize));
             Clip(targets);
         }

@@ -14,7 +14,8 @@ public readonly record struct SeriesHistory(
     int Offset,
     int Length,
     int DaysObserved,
-    bool HasAsOfDay)
+    bool HasAsOfDay,
+    string TimeZone = "UTC")
 {
     public int PointsPerDay => 86400 / StepSeconds;
 }

@@ -4,7 +4,9 @@ namespace AnomalyMeta.Storage.Records;
 /// A series to register (or re-register) by its key. <paramref name="StepSeconds"/> must divide a day;
 /// it is fixed at first registration because every stored day row has 86400 / step points.
 /// </summary>
-public sealed record SeriesRegistration(string SeriesKey, int StepSeconds, IReadOnlyDictionary<string, string>? Tags = null);
+/// <paramref name="TimeZone"/> (an IANA id such as <c>Europe/Paris</c>) is the clock its daily and weekly cycles follow:
+/// UTC for a new series when null; a known series keeps its zone unless one is given.
+public sealed record SeriesRegistration(string SeriesKey, int StepSeconds, IReadOnlyDictionary<string, string>? Tags = null, string? TimeZone = null);
 
 /// <summary>
 /// One day of one series: 86400 / step_seconds points in time order, NaN where a point is missing.

@@ -148,14 +148,8 @@ internal static class DemoCommand
     {
         var builder = new NpgsqlConnectionStringBuilder(CliHost.ConnectionString());
         string demoDatabase = database ?? builder.Database + "_demo";
-        var admin = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Database = "postgres", Pooling = false };
-        await using (var connection = new NpgsqlConnection(admin.ConnectionString))
-        {
-            await connection.OpenAsync(cancellationToken);
-            await using var drop = new NpgsqlCommand($"drop database if exists \"{demoDatabase}\" with (force)", connection);
-            await drop.ExecuteNonQueryAsync(cancellationToken);
-        }
         builder.Database = demoDatabase;
+        await ThrowawayDatabase.DropAsync(builder, cancellationToken);
         DatabaseMigrator.Migrate(builder.ConnectionString, DatabaseMigrator.FindMigrationsDirectory());
         return builder.ConnectionString;
     }

@@ -44,7 +44,7 @@ internal static class EvalNabCommand
         var corpus = NabCorpus.Load(data.FullName);
         var builder = new NpgsqlConnectionStringBuilder(CliHost.ConnectionString());
         builder.Database = $"{builder.Database}_eval_nab_{Environment.ProcessId}";
-        await DropDatabaseAsync(builder, cancellationToken);
+        await ThrowawayDatabase.DropAsync(builder, cancellationToken);
         try
         {
             DatabaseMigrator.Migrate(builder.ConnectionString, DatabaseMigrator.FindMigrationsDirectory());
@@ -86,17 +86,8 @@ internal static class EvalNabCommand
         {
             if (!keep)
             {
-                await DropDatabaseAsync(builder, CancellationToken.None);
+                await ThrowawayDatabase.DropAsync(builder, CancellationToken.None);
             }
         }
-    }
-
-    private static async Task DropDatabaseAsync(NpgsqlConnectionStringBuilder target, CancellationToken cancellationToken)
-    {
-        var admin = new NpgsqlConnectionStringBuilder(target.ConnectionString) { Database = "postgres", Pooling = false };
-        await using var connection = new NpgsqlConnection(admin.ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var drop = new NpgsqlCommand($"drop database if exists \"{target.Database}\" with (force)", connection);
-        await drop.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -1,0 +1,17 @@
+using Npgsql;
+
+namespace AnomalyMeta.Cli.Commands;
+
+/// <summary>The databases the demo and the evaluations create for themselves on the configured server.</summary>
+internal static class ThrowawayDatabase
+{
+    /// <summary>Drops <paramref name="target"/>'s database if it exists, disconnecting whoever still uses it.</summary>
+    public static async Task DropAsync(NpgsqlConnectionStringBuilder target, CancellationToken cancellationToken)
+    {
+        var admin = new NpgsqlConnectionStringBuilder(target.ConnectionString) { Database = "postgres", Pooling = false };
+        await using var connection = new NpgsqlConnection(admin.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var drop = new NpgsqlCommand($"drop database if exists \"{target.Database}\" with (force)", connection);
+        await drop.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

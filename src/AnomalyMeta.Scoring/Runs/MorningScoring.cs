@@ -139,12 +139,12 @@ public sealed class MorningScoring(
         }
         foreach (var ((model, detail), list) in groups)
         {
-            var quiet = new PreviousDay[list.Count];
+            var previous = new PreviousDay[list.Count];
             for (int m = 0; m < list.Count; m++)
             {
-                quiet[m] = before[list[m]];
+                previous[m] = before[list[m]];
             }
-            scorer.Score(model, detail, batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), quiet, outcomes, anomalies);
+            scorer.Score(model, detail, batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), previous, outcomes, anomalies);
         }
     }
 

@@ -10,6 +10,7 @@ internal static class EvalCommands
         // One line per evaluation command.
         yield return EvalNabCommand.Create();
         yield return EvalNabScoreCommand.Create();
+        yield return EvalM4Command.Create();
         yield break;
     }
 }

@@ -109,18 +109,6 @@ public static class M4Evaluation
                 supportX.AsSpan(i * season * inputs, season * inputs), supportY.AsSpan(i * season, season), offset);
         }
 
-        // A forecast run forward 48 times can drift out of the series' range (each step feeds on the last); it is kept
-        // within the support's range widened by half of it on either side.
-        var low = new float[count];
-        var high = new float[count];
-        for (int i = 0; i < count; i++)
-        {
-            var support = windows[i].AsSpan(lead, season);
-            float min = System.Numerics.Tensors.TensorPrimitives.Min(support);
-            float max = System.Numerics.Tensors.TensorPrimitives.Max(support);
-            low[i] = min - (0.5f * (max - min));
-            high[i] = max + (0.5f * (max - min));
-        }
         var queryX = new float[count * inputs];
         var output = new float[count];
         var target = new float[1];
@@ -134,7 +122,7 @@ public static class M4Evaluation
             adapter.AdaptAndPredict(count, season, supportX, supportY, 1, queryX, 1, output);
             for (int i = 0; i < count; i++)
             {
-                windows[i][t] = Math.Clamp(OneStepTask.Forecast(windows[i][t - 1], output[i], scales[i]), low[i], high[i]);
+                windows[i][t] = OneStepTask.Forecast(windows[i][t - 1], output[i], scales[i]);
             }
         }
         return windows.Select(w => w[^Horizon..]).ToArray();

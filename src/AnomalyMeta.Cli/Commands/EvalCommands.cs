@@ -11,6 +11,7 @@ internal static class EvalCommands
         yield return EvalNabCommand.Create();
         yield return EvalNabScoreCommand.Create();
         yield return EvalM4Command.Create();
+        yield return EvalInjectCommand.Create();
         yield break;
     }
 }

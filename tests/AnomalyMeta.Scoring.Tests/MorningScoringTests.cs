@@ -80,11 +80,11 @@ public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFi
             }
             if (d >= day.AddDays(-1))
             {
-                // New yesterday evening: 6 points before the scoring day, less than half of any season.
+                // New yesterday evening: 4 points before the scoring day, fewer than the 6 any season needs.
                 var points = normal.AsSpan(offset, options.PointsPerDay).ToArray();
                 if (d < day)
                 {
-                    points.AsSpan(0, options.PointsPerDay - 6).Fill(float.NaN);
+                    points.AsSpan(0, options.PointsPerDay - 4).Fill(float.NaN);
                 }
                 rows.Add(new DayRow(ids[$"{prefix}/sparse"], d, points));
             }

@@ -36,9 +36,10 @@ public sealed class ScoringModel(int modelId, string name, FastAdapter adapter, 
 
     /// <summary>
     /// Fewest observed points in the season for this model to score a series: a new or sparsely sampled series is
-    /// scored on what it has, down to an eighth of the season (at least 12 points).
+    /// scored on what it has, down to 6 points (its detector state from the days before, when it has one, still sets
+    /// its residual scale).
     /// </summary>
-    public int MinimumObserved => Math.Max(12, SeasonLength / 8);
+    public int MinimumObserved => Math.Max(6, SeasonLength / 48);
 
     /// <summary>The seasonal lag of a model: its primary period, or one day when it has none (daily cycles are the rule).</summary>
     public static int SeasonalLagOf(int primaryPeriod, int pointsPerDay) => primaryPeriod > 1 ? primaryPeriod : pointsPerDay;

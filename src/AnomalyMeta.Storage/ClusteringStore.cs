@@ -127,6 +127,19 @@ public sealed class ClusteringStore
         }
     }
 
+    /// <summary>Every series' cluster in clustering <paramref name="clusterVersion"/>, by series_id.</summary>
+    public async Task<IReadOnlyDictionary<int, int>> AssignmentsAsync(int clusterVersion, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await connection.QueryAsync<(int SeriesId, int ClusterId)>(new CommandDefinition(
+                "select series_id, cluster_id from series_assignment where cluster_version = @clusterVersion",
+                new { clusterVersion }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return rows.ToDictionary(r => r.SeriesId, r => r.ClusterId);
+        }
+    }
+
     /// <summary>The newest clustering with its clusters in cluster_id order, or null before the first clustering.</summary>
     public async Task<StoredClustering?> LoadLatestAsync(CancellationToken cancellationToken)
     {

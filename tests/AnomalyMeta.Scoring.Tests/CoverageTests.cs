@@ -71,7 +71,16 @@ public sealed class YoungFleetFixture : IAsyncLifetime
         Lines = (await queries.SeriesOfRunAsync(summary.RunId, ct)).ToDictionary(l => l.SeriesKey);
         Scored = (await queries.ScoredDaysAsync(ct)).ToDictionary(d => d.SeriesKey);
         Flags = await queries.FlaggedOnAsync(ScoringDay, ct);
+
+        // A new clustering, not trained yet, then a rescore: the first clustering's models keep scoring.
+        NewClustering = await new ClusteringStep(series, clusterings, NullLogger<ClusteringStep>.Instance).RunAsync(ScoringDay, 21, ct);
+        var rescore = await scoring.RunAsync(new ScoringRequest(RunKind.Rescore, ScoringDay, "test", "re-clustered, not retrained"), ct);
+        LinesAfterReclustering = (await queries.SeriesOfRunAsync(rescore.RunId, ct)).ToDictionary(l => l.SeriesKey);
     }
+
+    public ClusteringReport NewClustering { get; private set; } = null!;
+
+    public IReadOnlyDictionary<string, SeriesRunLine> LinesAfterReclustering { get; private set; } = null!;
 
     public Task DisposeAsync() => _database.DisposeAsync();
 
@@ -142,6 +151,23 @@ public sealed class CoverageTests(YoungFleetFixture fixture) : IClassFixture<You
             // The generator leaves a few points missing.
             Assert.InRange(line.PointsScored, 40, 48);
             Assert.StartsWith("generic model of step 1800 s", line.Detail, StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
+    public void After_a_new_clustering_the_previous_clusterings_models_keep_scoring_until_the_new_ones_exist()
+    {
+        var hourly = fixture.LinesAfterReclustering.Values.Where(l => l.SeriesKey.StartsWith("hourly/", StringComparison.Ordinal)).ToList();
+        var ownModel = fixture.Lines.Values.Where(l => l.SeriesKey.StartsWith("hourly/", StringComparison.Ordinal) && l.Detail is null)
+            .Select(l => l.SeriesKey).ToHashSet();
+
+        Assert.Equal(2, fixture.NewClustering.Version);
+        Assert.All(hourly, line => Assert.Equal("scored", line.Status));
+        // Every series its own cluster's model scored before is now scored by that same clustering's model.
+        Assert.NotEmpty(ownModel);
+        Assert.All(hourly.Where(l => ownModel.Contains(l.SeriesKey)), line =>
+        {
+            Assert.Matches(@"^cluster \d+ of clustering 1: (cluster \d+ of clustering 2 has no model yet|not yet in clustering 2)", line.Detail);
         });
     }
 

@@ -3,12 +3,18 @@ using AnomalyMeta.Storage.Records;
 namespace AnomalyMeta.Scoring.Batches;
 
 /// <summary>
-/// The models a run scores with: each cluster's meta-learner of the latest clustering, and the generic model of each
-/// sampling step, the fallback that lets every series be scored from its second day.
+/// The models a run scores with: each cluster's meta-learner of the latest clustering; while a new clustering's models
+/// are not all trained, the previous clustering's models for the series they were trained for; and the generic model
+/// of each sampling step, the fallback that lets every series be scored from its second day.
 /// </summary>
-public sealed class ScoringModels(int? clusterVersion, IReadOnlyDictionary<int, ScoringModel> clusterModels, IReadOnlyDictionary<int, ScoringModel> genericModels)
+public sealed class ScoringModels(
+    int? clusterVersion,
+    IReadOnlyDictionary<int, ScoringModel> clusterModels,
+    IReadOnlyDictionary<int, ScoringModel> genericModels,
+    IReadOnlyDictionary<int, ScoringModel>? previousModels = null,
+    IReadOnlyDictionary<int, int>? previousAssignments = null)
 {
-    public int Count => clusterModels.Count + genericModels.Count;
+    public int Count => clusterModels.Count + genericModels.Count + (previousModels?.Count ?? 0);
 
     /// <summary>
     /// The model for a series and, when it is not the series' own cluster's, why (for its status detail). No model:
@@ -40,6 +46,15 @@ public sealed class ScoringModels(int? clusterVersion, IReadOnlyDictionary<int, 
             return (own, null);
         }
 
+        if (previousAssignments is not null && previousModels is not null
+            && previousAssignments.TryGetValue(history.SeriesId, out int previousCluster)
+            && previousModels.TryGetValue(previousCluster, out var previous)
+            && previous.PointsPerDay == history.PointsPerDay
+            && BatchScorer.ObservedInSeason(window, previous.SeasonLength, previous.PointsPerDay) * 2 >= previous.SeasonLength)
+        {
+            return (previous, $"{previous.Name}: {reason}");
+        }
+
         if (!genericModels.TryGetValue(history.StepSeconds, out var generic))
         {
             return (null, null);
@@ -55,7 +70,7 @@ public sealed class ScoringModels(int? clusterVersion, IReadOnlyDictionary<int, 
     public int DaysToRead(int minimum)
     {
         int days = minimum;
-        foreach (var model in clusterModels.Values.Concat(genericModels.Values))
+        foreach (var model in clusterModels.Values.Concat(genericModels.Values).Concat(previousModels?.Values ?? []))
         {
             days = Math.Max(days, (model.WindowLength + model.PointsPerDay - 1) / model.PointsPerDay);
         }

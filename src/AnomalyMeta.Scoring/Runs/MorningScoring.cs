@@ -185,11 +185,28 @@ public sealed class MorningScoring(
                 generic[model.StepSeconds] = scoring;
             }
         }
-        if (clusterModels.Count == 0 && generic.Count == 0)
+        // A new clustering whose models are not all trained yet: the previous clustering's models keep scoring the
+        // series they were trained for (by the series' cluster in that clustering).
+        var previous = new Dictionary<int, ScoringModel>();
+        IReadOnlyDictionary<int, int> previousAssignments = new Dictionary<int, int>();
+        if (clustering is not null && clusterModels.Count < clustering.Clusters.Count
+            && await models.PreviousVersionWithModelsAsync(clustering.Version, cancellationToken) is int previousVersion)
+        {
+            foreach (var model in await models.LoadLatestAsync(previousVersion, cancellationToken))
+            {
+                if (ToScoringModel(model.ModelId, $"cluster {model.ClusterId} of clustering {previousVersion}",
+                    model.ConfigurationJson, model.Checkpoint) is ScoringModel scoring)
+                {
+                    previous[model.ClusterId] = scoring;
+                }
+            }
+            previousAssignments = await clusterings.AssignmentsAsync(previousVersion, cancellationToken);
+        }
+        if (clusterModels.Count == 0 && generic.Count == 0 && previous.Count == 0)
         {
             throw new InvalidOperationException("No meta-learner in the database: run `anomalymeta train` first.");
         }
-        return new ScoringModels(clustering?.Version, clusterModels, generic);
+        return new ScoringModels(clustering?.Version, clusterModels, generic, previous, previousAssignments);
     }
 
     private ScoringModel? ToScoringModel(int modelId, string name, string configurationJson, byte[] checkpoint)

@@ -25,6 +25,10 @@ public sealed class RunLedger
         _dataSource = dataSource;
     }
 
+    /// <summary>The run lock of <paramref name="asOf"/> (<see cref="RunLock"/>), or null when another session holds it.</summary>
+    public Task<RunLock?> TryLockAsync(DateOnly asOf, CancellationToken cancellationToken) =>
+        RunLock.TryAcquireAsync(_dataSource, asOf, cancellationToken);
+
     /// <summary>
     /// Starts a run. A rescore always gets a new row. A nightly run exists once per <paramref name="asOf"/>: the
     /// first call creates it; later calls return it untouched when it succeeded

@@ -107,4 +107,28 @@ public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFi
         Assert.All(lines.Values.Where(l => l.Status != "scored"), l => Assert.False(string.IsNullOrWhiteSpace(l.Detail)));
         Assert.True(lines.Values.Count(l => l.Status == "scored") >= options.SeriesCount * 0.95);
     }
+
+    [Fact]
+    public async Task A_second_runner_for_a_date_being_scored_leaves_at_once_and_writes_nothing()
+    {
+        var fleet = fixture.Fleet;
+        var day = ScoringDay.AddDays(-3);
+
+        InvalidOperationException refused;
+        await using (var owner = await fleet.Ledger.TryLockAsync(day, CancellationToken.None))
+        {
+            Assert.NotNull(owner);
+            Assert.Null(await fleet.Ledger.TryLockAsync(day, CancellationToken.None));
+            refused = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+                fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, day, "second runner"), CancellationToken.None));
+            var runs = await fleet.Queries.RecentRunsAsync(50, CancellationToken.None);
+            Assert.DoesNotContain(runs, r => r.AsOf == day);
+        }
+        // The owner is gone: the next runner takes the date.
+        var summary = await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, day, "after the owner"), CancellationToken.None);
+
+        Assert.Contains("Another process is scoring", refused.Message, StringComparison.Ordinal);
+        Assert.False(summary.AlreadyDone);
+        Assert.True(summary.SeriesScored > 0);
+    }
 }

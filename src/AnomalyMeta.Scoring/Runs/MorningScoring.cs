@@ -29,6 +29,12 @@ public sealed class MorningScoring(
         activity?.SetTag("anomalymeta.as_of", request.AsOf.ToString("O"));
         var clock = Stopwatch.StartNew();
 
+        // One owner per date: a second process asked for the same day (a cron and an engineer, two service replicas)
+        // leaves at once instead of scoring the live run again and failing it at the end.
+        await using var runLock = await ledger.TryLockAsync(request.AsOf, cancellationToken)
+            ?? throw new InvalidOperationException(
+                $"Another process is scoring {request.AsOf:yyyy-MM-dd} right now (it holds the date's run lock): nothing done. "
+                + "Run again once it has finished; if it died, its lock is already free.");
         var scoringModels = await LoadModelsAsync(cancellationToken);
         int seriesTotal = await queries.SeriesCountAsync(cancellationToken);
         var start = await ledger.StartAsync(request.Kind, request.AsOf, request.TriggeredBy, request.Reason, seriesTotal, cancellationToken);

@@ -21,6 +21,12 @@ internal static class CliRunner
                 + "Is the server up (./deploy/postgres-local.sh) and ConnectionStrings__Postgres right?");
             return 1;
         }
+        catch (OperationCanceledException)
+        {
+            // SIGTERM or Ctrl+C: whatever was committed stays (a run is recorded as failed and resumes where it stopped).
+            await Console.Error.WriteLineAsync("anomalymeta: cancelled; committed work is kept, and a scoring run resumes where it stopped when run again.");
+            return 130;
+        }
         catch (Exception exception) when (exception is InvalidDataException or IOException or InvalidOperationException or ArgumentException)
         {
             await Console.Error.WriteLineAsync($"anomalymeta: {exception.Message}");

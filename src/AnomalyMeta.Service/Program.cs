@@ -27,5 +27,5 @@ if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
 
 var app = builder.Build();
 app.MapRunsApi();
-app.MapGet("/health", () => TypedResults.Ok("ok"));
+app.MapHealthChecks("/health");
 await app.RunAsync();

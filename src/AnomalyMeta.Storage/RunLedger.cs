@@ -32,8 +32,9 @@ public sealed class RunLedger
     /// <summary>
     /// Starts a run. A rescore always gets a new row. A nightly run exists once per <paramref name="asOf"/>: the
     /// first call creates it; later calls return it untouched when it succeeded
-    /// (<see cref="RunStartOutcome.AlreadySucceeded"/>, the caller decides to skip) and otherwise set it back to
-    /// running and return it as <see cref="RunStartOutcome.Resumed"/> (continue with <see cref="CompletedSeriesAsync"/>).
+    /// (<see cref="RunStartOutcome.AlreadySucceeded"/>, the caller decides to skip; unless series it found without
+    /// data have data now) and otherwise set it back to running and return it as <see cref="RunStartOutcome.Resumed"/>
+    /// (continue with <see cref="CompletedSeriesAsync"/>).
     /// A resumed run keeps its first started_at, trigger and counters.
     /// </summary>
     public async Task<RunStart> StartAsync(
@@ -82,7 +83,9 @@ public sealed class RunLedger
                     command => command.Parameters.Add(new NpgsqlParameter<DateOnly>("asOf", asOf)), cancellationToken).ConfigureAwait(false)
                     ?? throw new InvalidOperationException($"The nightly run of {Day(asOf)} vanished while it was being started.");
 
-                if (existing.Status == RunStatus.Succeeded)
+                // A succeeded run is done, unless data arrived since for series it found without any: then it is
+                // reopened for them (a night scored before the day's feed landed must not stay empty for ever).
+                if (existing.Status == RunStatus.Succeeded && !await HasLateDataAsync(connection, transaction, existing, cancellationToken).ConfigureAwait(false))
                 {
                     return new RunStart(RunStartOutcome.AlreadySucceeded, existing);
                 }
@@ -117,14 +120,40 @@ public sealed class RunLedger
         }
     }
 
-    /// <summary>The series a run has committed an outcome for, whatever the status: a resumed run skips them.</summary>
+    private static async Task<bool> HasLateDataAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ScoringRunRecord run,
+        CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(
+            """
+            select exists (
+                select 1 from run_series rs join observation_day o on o.series_id = rs.series_id and o.day = @asOf
+                where rs.run_id = @runId and rs.status = 'no_data')
+            """, connection, transaction);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<long>("runId", run.RunId));
+            command.Parameters.Add(new NpgsqlParameter<DateOnly>("asOf", run.AsOf));
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+        }
+    }
+
+    /// <summary>
+    /// The series a run has committed an outcome for, whatever the status: a resumed run skips them, except series
+    /// found without data whose day has arrived since.
+    /// </summary>
     public async Task<IReadOnlySet<int>> CompletedSeriesAsync(long runId, CancellationToken cancellationToken)
     {
         var completed = new HashSet<int>();
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var command = new NpgsqlCommand("select series_id from run_series where run_id = @runId", connection);
+            var command = new NpgsqlCommand(
+                """
+                select rs.series_id from run_series rs join run r using (run_id)
+                where rs.run_id = @runId
+                  and not (rs.status = 'no_data'
+                           and exists (select 1 from observation_day o where o.series_id = rs.series_id and o.day = r.as_of))
+                """, connection);
             await using (command.ConfigureAwait(false))
             {
                 command.Parameters.Add(new NpgsqlParameter<long>("runId", runId));

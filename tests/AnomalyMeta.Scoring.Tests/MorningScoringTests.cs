@@ -131,4 +131,40 @@ public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFi
         Assert.False(summary.AlreadyDone);
         Assert.True(summary.SeriesScored > 0);
     }
+
+    [Fact]
+    public async Task A_nightly_run_scored_before_a_series_data_arrived_scores_it_when_run_again()
+    {
+        var fleet = fixture.Fleet;
+        var options = SmallFleet.Options;
+        var day = ScoringDay.AddDays(-4);
+        string key = "late-feed-" + Guid.NewGuid().ToString("N")[..6];
+        var id = (await fleet.Series.RegisterAsync([new(key, 3600)], CancellationToken.None))[key];
+        var values = fleet.Generator.Generate(1).Values;
+        var history = new List<DayRow>();
+        for (var d = options.FirstDay; d < day; d = d.AddDays(1))
+        {
+            int offset = (d.DayNumber - options.FirstDay.DayNumber) * options.PointsPerDay;
+            history.Add(new DayRow(id, d, values.AsSpan(offset, options.PointsPerDay).ToArray()));
+        }
+        await fleet.Series.WriteObservationsAsync(history, CancellationToken.None);
+
+        var early = await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, day, "cron"), CancellationToken.None);
+        var earlyLine = (await fleet.Queries.SeriesOfRunAsync(early.RunId, CancellationToken.None)).Single(l => l.SeriesKey == key);
+        int dayOffset = (day.DayNumber - options.FirstDay.DayNumber) * options.PointsPerDay;
+        await fleet.Series.WriteObservationsAsync([new DayRow(id, day, values.AsSpan(dayOffset, options.PointsPerDay).ToArray())], CancellationToken.None);
+        var late = await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, day, "cron"), CancellationToken.None);
+        var lines = await fleet.Queries.SeriesOfRunAsync(late.RunId, CancellationToken.None);
+        var again = await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, day, "cron"), CancellationToken.None);
+
+        Assert.Equal("no_data", earlyLine.Status);
+        Assert.Equal(early.RunId, late.RunId);
+        Assert.False(late.AlreadyDone);
+        Assert.Equal("scored", lines.Single(l => l.SeriesKey == key).Status);
+        Assert.Equal(early.SeriesScored + 1, late.SeriesScored);
+        // The counters still equal the rows, and with nothing late left the run is done.
+        Assert.Equal(lines.Count(l => l.Status == "scored"), late.SeriesScored);
+        Assert.Equal(lines.Count(l => l.Status != "scored"), late.SeriesSkipped);
+        Assert.True(again.AlreadyDone);
+    }
 }

@@ -34,4 +34,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Model {ModelId} was trained for another task encoding ({Encoding}): not used; retrain with `anomalymeta train`")]
     public static partial void IncompatibleModel(this ILogger logger, int modelId, string encoding);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Run {OrphanRunId} for {AsOf} was still marked running with no process scoring it: marked failed")]
+    public static partial void OrphanFailed(this ILogger logger, long orphanRunId, DateOnly asOf);
 }

@@ -108,6 +108,42 @@ public sealed class RunLedger
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Marks failed every other run of <paramref name="asOf"/> still recorded as running. Call it holding the date's
+    /// <see cref="RunLock"/>: no live process can be scoring that date then, so such a run's owner died (a killed
+    /// service, a crashed CLI) and the row would otherwise say "running" for ever. Returns the runs marked.
+    /// </summary>
+    public async Task<IReadOnlyList<long>> FailOrphansAsync(DateOnly asOf, long currentRunId, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(
+                """
+                update run
+                set status = 'failed', finished_at = now(),
+                    error = 'its process ended without finishing it (found by run ' || @currentRunId || ', which holds the date now)'
+                where as_of = @asOf and status = 'running' and run_id <> @currentRunId
+                returning run_id
+                """, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<DateOnly>("asOf", asOf));
+                command.Parameters.Add(new NpgsqlParameter<long>("currentRunId", currentRunId));
+                var marked = new List<long>();
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        marked.Add(reader.GetInt64(0));
+                    }
+                }
+                return marked;
+            }
+        }
+    }
+
     /// <summary>The run, or null when there is no such run.</summary>
     public async Task<ScoringRunRecord?> GetAsync(long runId, CancellationToken cancellationToken)
     {

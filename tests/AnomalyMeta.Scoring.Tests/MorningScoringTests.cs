@@ -167,4 +167,21 @@ public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFi
         Assert.Equal(lines.Count(l => l.Status != "scored"), late.SeriesSkipped);
         Assert.True(again.AlreadyDone);
     }
+
+    [Fact]
+    public async Task A_run_left_running_by_a_dead_process_is_marked_failed_by_the_next_run_of_its_date()
+    {
+        var fleet = fixture.Fleet;
+        var day = ScoringDay.AddDays(-5);
+        // A rescore whose process died: its row says running, and nobody holds the date's lock.
+        var orphan = await fleet.Ledger.StartAsync(RunKind.Rescore, day, "killed-service", "killed mid-run", 1, CancellationToken.None);
+
+        await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, day, "cron"), CancellationToken.None);
+        var runs = await fleet.Queries.RecentRunsAsync(100, CancellationToken.None);
+
+        var marked = Assert.Single(runs, r => r.RunId == orphan.Run.RunId);
+        Assert.Equal("failed", marked.Status);
+        Assert.Contains("ended without finishing", marked.Error, StringComparison.Ordinal);
+        Assert.Equal("succeeded", Assert.Single(runs, r => r.AsOf == day && r.Kind == "nightly").Status);
+    }
 }

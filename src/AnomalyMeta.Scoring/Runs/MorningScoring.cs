@@ -40,6 +40,10 @@ public sealed class MorningScoring(
         var start = await ledger.StartAsync(request.Kind, request.AsOf, request.TriggeredBy, request.Reason, seriesTotal, cancellationToken);
         long runId = start.Run.RunId;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = runId });
+        foreach (long orphan in await ledger.FailOrphansAsync(request.AsOf, runId, cancellationToken))
+        {
+            logger.OrphanFailed(orphan, request.AsOf);
+        }
         if (start.Outcome == RunStartOutcome.AlreadySucceeded)
         {
             logger.RunAlreadyDone(runId, request.AsOf);

@@ -12,7 +12,10 @@ public enum SeriesStatus
     TooShort,
     /// <summary>Infinite values in the window.</summary>
     NonFinite,
-    /// <summary>The support window does not vary: nothing to learn a shape from.</summary>
+    /// <summary>
+    /// The support window did not vary. No longer given: a constant series is scored (its scale has a floor, so any
+    /// move is news); kept so that runs recorded before still read.
+    /// </summary>
     Constant,
     /// <summary>The series' cluster has no trained meta-learner.</summary>
     NoModel,

@@ -96,8 +96,8 @@ public sealed class DayScorerTests
         float[] residuals = [0, 10, 10, 0, 0, 10, 0, 0, 0, 0];
         var scores = new float[10];
 
-        DayScorer.Score(actual, residuals, initialScale: 1f, initialPeak: 0, memoryPoints: 100, quietPoints: 3,
-            quietPointsBefore: 0, Options, new float[10], scores);
+        DayScorer.Score(actual, residuals, initialScale: 1f, initialPeak: 0, memoryPoints: 100, peakMemoryPoints: 100, quietPoints: 3,
+            quietPointsBefore: 0, Options, new float[10], scores, out _, out _);
 
         Assert.True(scores[1] >= 0.5f);
         Assert.InRange(scores[2], 0.3f, 0.4999f);
@@ -109,7 +109,7 @@ public sealed class DayScorerTests
     {
         var scores = new float[4];
 
-        DayScorer.Score(new float[4], [10, 0, 10, 0], 1f, 0, 100, 3, quietPointsBefore: 1, Options, new float[4], scores);
+        DayScorer.Score(new float[4], [10, 0, 10, 0], 1f, 0, 100, 100, 3, quietPointsBefore: 1, Options, new float[4], scores, out _, out _);
 
         Assert.True(scores[0] < 0.5f);
         Assert.True(scores[2] >= 0.5f);
@@ -122,8 +122,8 @@ public sealed class DayScorerTests
         var withPeak = new float[1];
         var withoutPeak = new float[1];
 
-        DayScorer.Score([0f], [6f], 1f, initialPeak: 5f, 100, 3, 0, options, new float[1], withPeak);
-        DayScorer.Score([0f], [6f], 1f, initialPeak: 5f, 100, 3, 0, Options, new float[1], withoutPeak);
+        DayScorer.Score([0f], [6f], 1f, initialPeak: 5f, 100, 100, 3, 0, options, new float[1], withPeak, out _, out _);
+        DayScorer.Score([0f], [6f], 1f, initialPeak: 5f, 100, 100, 3, 0, Options, new float[1], withoutPeak, out _, out _);
 
         Assert.True(withPeak[0] < 0.5f, "6 is less than 1.5 x the recent peak of 5");
         Assert.True(withoutPeak[0] >= 0.5f);
@@ -134,7 +134,7 @@ public sealed class DayScorerTests
     {
         var scores = new float[3];
 
-        int scored = DayScorer.Score([1f, float.NaN, 1f], [0f, 0f, 0f], 1f, 0, 100, 3, 0, Options, new float[3], scores);
+        int scored = DayScorer.Score([1f, float.NaN, 1f], [0f, 0f, 0f], 1f, 0, 100, 100, 3, 0, Options, new float[3], scores, out _, out _);
 
         Assert.Equal(2, scored);
         Assert.True(float.IsNaN(scores[1]));

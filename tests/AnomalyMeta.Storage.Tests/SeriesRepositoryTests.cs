@@ -488,4 +488,20 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         return await connection.ExecuteScalarAsync<int>("select count(*) from observation_day where series_id = any(@seriesIds)", new { seriesIds });
     }
+
+    [Fact]
+    public async Task A_registration_with_an_unknown_time_zone_is_refused_naming_the_series_and_registers_nothing()
+    {
+        string key = "tz-" + Guid.NewGuid().ToString("N")[..8];
+        SeriesRegistration[] series = [new(key + "/paris", 3600, TimeZone: "Europe/Paris"), new(key + "/mars", 3600, TimeZone: "Mars/Olympus_Mons")];
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => _repository.RegisterAsync(series, CancellationToken.None));
+
+        Assert.Contains($"Series '{key}/mars': 'Mars/Olympus_Mons' is not a known time zone", error.Message, StringComparison.Ordinal);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("select count(*) from series where series_key like @prefix", new { prefix = key + "/%" }));
+        var registered = await _repository.RegisterAsync([series[0]], CancellationToken.None);
+        Assert.Equal("Europe/Paris", await connection.ExecuteScalarAsync<string>(
+            "select time_zone from series where series_id = @id", new { id = registered[key + "/paris"] }));
+    }
 }

@@ -146,11 +146,9 @@ internal static class DemoCommand
     /// <summary>The demo works in a database of its own (`&lt;database&gt;_demo`), dropped and created anew so every run starts clean.</summary>
     private static async Task<string> RecreateDemoDatabaseAsync(string? database, CancellationToken cancellationToken)
     {
-        var builder = new NpgsqlConnectionStringBuilder(CliHost.ConnectionString());
-        string demoDatabase = database ?? builder.Database + "_demo";
-        builder.Database = demoDatabase;
-        await ThrowawayDatabase.DropAsync(builder, cancellationToken);
-        DatabaseMigrator.Migrate(builder.ConnectionString, DatabaseMigrator.FindMigrationsDirectory());
+        var builder = ThrowawayDatabase.Beside("demo");
+        builder.Database = database ?? builder.Database;
+        await ThrowawayDatabase.RecreateAsync(builder, cancellationToken);
         return builder.ConnectionString;
     }
 }

@@ -2,9 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using AnomalyMeta.Scoring.Evaluation;
-using AnomalyMeta.Storage;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace AnomalyMeta.Cli.Commands;
 
@@ -25,12 +23,10 @@ internal static class EvalInjectCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var builder = new NpgsqlConnectionStringBuilder(CliHost.ConnectionString());
-            builder.Database = $"{builder.Database}_eval_inject_{Environment.ProcessId}";
-            await ThrowawayDatabase.DropAsync(builder, cancellationToken);
+            var builder = ThrowawayDatabase.Beside($"eval_inject_{Environment.ProcessId}");
             try
             {
-                DatabaseMigrator.Migrate(builder.ConnectionString, DatabaseMigrator.FindMigrationsDirectory());
+                await ThrowawayDatabase.RecreateAsync(builder, cancellationToken);
                 IReadOnlyList<InjectionScore> scores;
                 using (var host = CliHost.Build(builder.ConnectionString))
                 {

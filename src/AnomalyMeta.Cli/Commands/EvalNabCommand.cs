@@ -1,9 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using AnomalyMeta.Scoring.Evaluation.Nab;
-using AnomalyMeta.Storage;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace AnomalyMeta.Cli.Commands;
 
@@ -42,12 +40,10 @@ internal static class EvalNabCommand
             throw new ArgumentException($"eval nab: --iterations and --retrain-days must be at least 1 (found {options.Iterations} and {options.RetrainDays}).");
         }
         var corpus = NabCorpus.Load(data.FullName);
-        var builder = new NpgsqlConnectionStringBuilder(CliHost.ConnectionString());
-        builder.Database = $"{builder.Database}_eval_nab_{Environment.ProcessId}";
-        await ThrowawayDatabase.DropAsync(builder, cancellationToken);
+        var builder = ThrowawayDatabase.Beside($"eval_nab_{Environment.ProcessId}");
         try
         {
-            DatabaseMigrator.Migrate(builder.ConnectionString, DatabaseMigrator.FindMigrationsDirectory());
+            await ThrowawayDatabase.RecreateAsync(builder, cancellationToken);
             NabWalkResult walk;
             using (var host = CliHost.Build(builder.ConnectionString))
             {

@@ -1,3 +1,4 @@
+using AnomalyMeta.Storage;
 using Npgsql;
 
 namespace AnomalyMeta.Cli.Commands;
@@ -5,6 +6,21 @@ namespace AnomalyMeta.Cli.Commands;
 /// <summary>The databases the demo and the evaluations create for themselves on the configured server.</summary>
 internal static class ThrowawayDatabase
 {
+    /// <summary>The configured server, with the configured database's name + "_" + <paramref name="suffix"/>.</summary>
+    public static NpgsqlConnectionStringBuilder Beside(string suffix)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(CliHost.ConnectionString());
+        builder.Database = $"{builder.Database}_{suffix}";
+        return builder;
+    }
+
+    /// <summary>Drops <paramref name="target"/>'s database if it exists and creates it anew with every migration of db/.</summary>
+    public static async Task RecreateAsync(NpgsqlConnectionStringBuilder target, CancellationToken cancellationToken)
+    {
+        await DropAsync(target, cancellationToken);
+        DatabaseMigrator.Migrate(target.ConnectionString, DatabaseMigrator.FindMigrationsDirectory());
+    }
+
     /// <summary>Drops <paramref name="target"/>'s database if it exists, disconnecting whoever still uses it.</summary>
     public static async Task DropAsync(NpgsqlConnectionStringBuilder target, CancellationToken cancellationToken)
     {

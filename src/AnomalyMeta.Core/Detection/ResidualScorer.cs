@@ -45,16 +45,9 @@ public static class DayScorer
     /// many points were scored. <paramref name="residuals"/> are actual − forecast in the same unit as
     /// <paramref name="initialScale"/>; <paramref name="quietPoints"/> how long a flag silences the next ones, and
     /// <paramref name="quietPointsBefore"/> how many of the first points a flag of the day before still silences;
-    /// <paramref name="initialPeak"/> the largest recent out-of-sample |residual| (<see cref="DetectionOptions.PeakMargin"/>).
-    /// </summary>
-    public static int Score(ReadOnlySpan<float> actual, ReadOnlySpan<float> residuals, float initialScale, float initialPeak,
-        int memoryPoints, int quietPoints, int quietPointsBefore, DetectionOptions options, Span<float> scales, Span<float> scores) =>
-        Score(actual, residuals, initialScale, initialPeak, memoryPoints, memoryPoints, quietPoints, quietPointsBefore, options, scales, scores,
-            out _, out _);
-
-    /// <summary>
-    /// Like the overload above, with the peak's half-life <paramref name="peakMemoryPoints"/> apart from the scale's
-    /// memory, and the scale and peak at the end of the day for the next day to start from.
+    /// <paramref name="initialPeak"/> the largest recent out-of-sample |residual| (<see cref="DetectionOptions.PeakMargin"/>),
+    /// which halves over <paramref name="peakMemoryPoints"/>; the scale and peak at the end of the day come out for the
+    /// next day to start from.
     /// </summary>
     public static int Score(ReadOnlySpan<float> actual, ReadOnlySpan<float> residuals, float initialScale, float initialPeak,
         int memoryPoints, int peakMemoryPoints, int quietPoints, int quietPointsBefore, DetectionOptions options,

@@ -43,8 +43,8 @@ public sealed class GenericSeriesGenerator(int pointsPerDay, int days, int seed)
         double noise = step * 2 * random.NextDouble();
         for (int t = 0; t < length; t++)
         {
-            level += step * Gaussian(random);
-            values[t] = (float)(level + (noise * Gaussian(random)));
+            level += step * SyntheticSeriesGenerator.Normal(random);
+            values[t] = (float)(level + (noise * SyntheticSeriesGenerator.Normal(random)));
         }
         return values;
     }
@@ -59,9 +59,9 @@ public sealed class GenericSeriesGenerator(int pointsPerDay, int days, int seed)
         {
             if (random.NextDouble() < 0.002)
             {
-                mean += 5 * Gaussian(random);
+                mean += 5 * SyntheticSeriesGenerator.Normal(random);
             }
-            x = (phi * x) + Gaussian(random);
+            x = (phi * x) + SyntheticSeriesGenerator.Normal(random);
             values[t] = (float)(mean + x);
         }
         return values;
@@ -75,14 +75,8 @@ public sealed class GenericSeriesGenerator(int pointsPerDay, int days, int seed)
         {
             // Gamma-like bursts over a Poisson-like floor: the spiky volume series of social and ad data.
             double burst = random.NextDouble() < 0.03 ? rate * 3 * random.NextDouble() : 0;
-            values[t] = (float)Math.Max(0, Math.Round(rate + burst + (Math.Sqrt(rate) * Gaussian(random))));
+            values[t] = (float)Math.Max(0, Math.Round(rate + burst + (Math.Sqrt(rate) * SyntheticSeriesGenerator.Normal(random))));
         }
         return values;
-    }
-
-    private static double Gaussian(Random random)
-    {
-        double u = 1.0 - random.NextDouble();
-        return Math.Sqrt(-2 * Math.Log(u)) * Math.Cos(2 * Math.PI * random.NextDouble());
     }
 }

@@ -147,8 +147,8 @@ public sealed class SyntheticSeriesGenerator(SyntheticFleetOptions options)
 
     private static int Sign(Random random) => random.Next(2) == 0 ? -1 : 1;
 
-    // Box-Muller: one standard normal draw.
-    private static double Normal(Random random)
+    /// <summary>One standard normal draw (Box-Muller), for every generator of the project.</summary>
+    public static double Normal(Random random)
     {
         double u = 1.0 - random.NextDouble();
         double v = random.NextDouble();

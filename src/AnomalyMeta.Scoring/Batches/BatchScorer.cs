@@ -24,8 +24,8 @@ public sealed class BatchScorer(DetectionOptions detection)
     /// <param name="detail">Status detail of every scored member (which model scored it, if not its cluster's), or null.</param>
     /// <param name="batch">Windows of the batch's series, the scoring day last.</param>
     /// <param name="members">Indices into <paramref name="batch"/> of the series to score with this model.</param>
-    /// <param name="previous">Per member: where its detector stood after the day before (quiet points left, residual
-    /// scale and peak; NaN when unknown).</param>
+    /// <param name="previous">Per series of the batch (indexed like it): where its detector stood after the day before
+    /// (quiet points left, residual scale and peak; NaN when unknown).</param>
     /// <param name="outcomes">Receives one outcome per member.</param>
     /// <param name="anomalies">Receives the flagged points.</param>
     public void Score(ScoringModel model, string? detail, SeriesHistoryBatch batch, ReadOnlySpan<int> members,
@@ -65,7 +65,7 @@ public sealed class BatchScorer(DetectionOptions detection)
         int[] positions = ArrayPool<int>.Shared.Rent(k);
         int[] shifts = ArrayPool<int>.Shared.Rent(count * span);
         var zones = new Dictionary<string, TimeZoneInfo>(StringComparer.Ordinal);
-        // Per accepted task: its scale, and which points of its check half were observed (bit per point, as bools).
+        // Per accepted task: its scale, and which points of its check half were observed.
         var taskScales = ArrayPool<TaskScale>.Shared.Rent(count);
         bool[] checkObserved = ArrayPool<bool>.Shared.Rent(count * secondHalf);
         int[] accepted = ArrayPool<int>.Shared.Rent(count);
@@ -128,7 +128,7 @@ public sealed class BatchScorer(DetectionOptions detection)
                 // The scale goes on from where yesterday's run left it; on a series' first scored day it starts from the
                 // out-of-sample residuals, or, with too few of them, from the typical one-step change (the error of a
                 // forecast that knows nothing but the last value).
-                var before = previous[s];
+                var before = previous[members[s]];
                 float initialScale = before.ResidualScale > 0
                     ? Math.Max(before.ResidualScale / scale.StepScale, detection.MinimumScale)
                     : checkedPoints >= MinimumCheckPoints

@@ -1,3 +1,4 @@
+using AnomalyMeta.Core.Series;
 using AnomalyMeta.Storage.Records;
 
 namespace AnomalyMeta.Scoring.Batches;
@@ -18,10 +19,9 @@ public sealed class ScoringModels(
 
     /// <summary>
     /// The model for a series and, when it is not the series' own cluster's, why (for its status detail). No model:
-    /// the detail says why the series cannot be scored (too short for every model), or is null when its step has no
-    /// model at all.
+    /// the status (<see cref="SeriesStatus.NoModel"/> or <see cref="SeriesStatus.TooShort"/>) and why.
     /// </summary>
-    public (ScoringModel? Model, string? Detail) Choose(SeriesHistory history, ReadOnlySpan<float> window)
+    public (ScoringModel? Model, SeriesStatus Status, string? Detail) Choose(SeriesHistory history, ReadOnlySpan<float> window)
     {
         string reason;
         if (history.ClusterId is not int clusterId || history.ClusterVersion != clusterVersion)
@@ -43,7 +43,7 @@ public sealed class ScoringModels(
         }
         else
         {
-            return (own, null);
+            return (own, SeriesStatus.Scored, null);
         }
 
         if (previousAssignments is not null && previousModels is not null
@@ -52,18 +52,18 @@ public sealed class ScoringModels(
             && previous.PointsPerDay == history.PointsPerDay
             && BatchScorer.ObservedInSeason(window, previous.SeasonLength, previous.PointsPerDay) * 2 >= previous.SeasonLength)
         {
-            return (previous, $"{previous.Name}: {reason}");
+            return (previous, SeriesStatus.Scored, $"{previous.Name}: {reason}");
         }
 
         if (!genericModels.TryGetValue(history.StepSeconds, out var generic))
         {
-            return (null, null);
+            return (null, SeriesStatus.NoModel, $"{reason}; no meta-learner for step {history.StepSeconds} s: run `anomalymeta train`");
         }
         if (BatchScorer.ObservedInSeason(window, generic.SeasonLength, generic.PointsPerDay) < generic.MinimumObserved)
         {
-            return (null, $"{reason}; fewer than {generic.MinimumObserved} of the {generic.SeasonLength} points before the day observed");
+            return (null, SeriesStatus.TooShort, $"{reason}; fewer than {generic.MinimumObserved} of the {generic.SeasonLength} points before the day observed");
         }
-        return (generic, $"{generic.Name}: {reason}");
+        return (generic, SeriesStatus.Scored, $"{generic.Name}: {reason}");
     }
 
     /// <summary>Days each window needs: the longest season of any model plus the scoring day, and at least <paramref name="minimum"/>.</summary>

@@ -1,3 +1,4 @@
+using AnomalyMeta.Core.Synthetic;
 using AnomalyMeta.Core.Detection;
 using AnomalyMeta.Periodicity.Benchmarks;
 using AnomalyMeta.Scoring.Clustering;
@@ -161,18 +162,12 @@ public sealed class InjectionEvaluation(SeriesRepository series, ClusteringStep 
             {
                 InjectedKind.Spike or InjectedKind.LevelShift => size,
                 // Noise four times the typical change around the same path.
-                InjectedKind.VarianceChange => (float)(4 * typical * Gaussian(random)),
+                InjectedKind.VarianceChange => (float)(4 * typical * SyntheticSeriesGenerator.Normal(random)),
                 // A new slope that reaches the full size within six hours.
                 _ => size * (t - start + 1) / 6f,
             };
             values[t] += offset;
             truth[t] = true;
         }
-    }
-
-    private static double Gaussian(Random random)
-    {
-        double u = 1.0 - random.NextDouble();
-        return Math.Sqrt(-2 * Math.Log(u)) * Math.Cos(2 * Math.PI * random.NextDouble());
     }
 }

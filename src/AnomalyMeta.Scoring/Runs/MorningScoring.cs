@@ -134,11 +134,10 @@ public sealed class MorningScoring(
             {
                 continue;
             }
-            var (model, detail) = models.Choose(history, batch.PointsOf(i));
+            var (model, status, detail) = models.Choose(history, batch.PointsOf(i));
             if (model is null)
             {
-                outcomes.Add(new SeriesOutcome(history.SeriesId, detail is null ? SeriesStatus.NoModel : SeriesStatus.TooShort,
-                    detail ?? $"no meta-learner for step {history.StepSeconds} s: run `anomalymeta train`"));
+                outcomes.Add(new SeriesOutcome(history.SeriesId, status, detail));
                 continue;
             }
             if (!groups.TryGetValue((model, detail), out var list))
@@ -149,12 +148,7 @@ public sealed class MorningScoring(
         }
         foreach (var ((model, detail), list) in groups)
         {
-            var previous = new PreviousDay[list.Count];
-            for (int m = 0; m < list.Count; m++)
-            {
-                previous[m] = before[list[m]];
-            }
-            scorer.Score(model, detail, batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), previous, outcomes, anomalies);
+            scorer.Score(model, detail, batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), before, outcomes, anomalies);
         }
     }
 

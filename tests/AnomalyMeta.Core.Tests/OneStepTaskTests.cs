@@ -13,7 +13,7 @@ public sealed class OneStepTaskTests
         var inputs = new float[4 * OneStepTask.InputSize];
         var targets = new float[4];
 
-        OneStepTask.Encode(values, first: 6, count: 4, absoluteIndexOfValues0: 0, primaryPeriod: 0, seasonLength: 4, seasonalLag: 4, scale, inputs, targets);
+        OneStepTask.Encode(values, first: 6, count: 4, absoluteIndexOfValues0: 0, primaryPeriod: 0, seasonLength: 4, seasonalLag: 4, weeklyLag: 0, scale, inputs, targets);
 
         for (int i = 0; i < 4; i++)
         {
@@ -36,7 +36,7 @@ public sealed class OneStepTaskTests
         var scale = TaskScale.Of(values);
         var inputs = new float[OneStepTask.InputSize];
 
-        OneStepTask.Encode(values, first: 9, count: 1, 0, 0, 4, seasonalLag: 4, scale, inputs, new float[1], firstValid: 4);
+        OneStepTask.Encode(values, first: 9, count: 1, 0, 0, 4, seasonalLag: 4, weeklyLag: 0, scale, inputs, new float[1], firstValid: 4);
 
         Assert.Equal((values[5] - values[8]) / scale.StepScale, inputs[4 + OneStepTask.Lags], 4);
     }
@@ -54,10 +54,33 @@ public sealed class OneStepTaskTests
         float[] values = [1, 2, 3, 4, 5, 6];
         var inputs = new float[OneStepTask.InputSize];
 
-        OneStepTask.Encode(values, first: 3, count: 1, 0, 0, 4, seasonalLag: 24, TaskScale.Of(values), inputs, new float[1]);
+        OneStepTask.Encode(values, first: 3, count: 1, 0, 0, 4, seasonalLag: 24, weeklyLag: 0, TaskScale.Of(values), inputs, new float[1]);
 
         Assert.Equal(0f, inputs[3 + OneStepTask.Lags]);
         Assert.Equal(0f, inputs[4 + OneStepTask.Lags]);
+    }
+
+    [Fact]
+    public void The_weekly_inputs_read_the_same_point_one_week_before_and_only_when_it_exists()
+    {
+        // Daily lag 2, week 6: point 13 reads point 7 (its change from point 6, and its gap to point 12).
+        float[] values = [0, 1, 2, 3, 4, 5, 0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 1, 2];
+        var scale = TaskScale.Of(values);
+        var inputs = new float[2 * OneStepTask.InputSize];
+
+        OneStepTask.Encode(values, first: 12, count: 2, 0, 0, 2, seasonalLag: 2, weeklyLag: 6, scale, inputs, new float[2], firstValid: 7);
+
+        var young = inputs.AsSpan(0, OneStepTask.InputSize);
+        var weekOld = inputs.AsSpan(OneStepTask.InputSize, OneStepTask.InputSize);
+        Assert.Equal(0f, young[5 + OneStepTask.Lags]);
+        Assert.Equal(0f, young[6 + OneStepTask.Lags]);
+        Assert.Equal(0f, weekOld[5 + OneStepTask.Lags]);
+        Assert.Equal((values[7] - values[12]) / scale.StepScale, weekOld[6 + OneStepTask.Lags], 4);
+
+        OneStepTask.Encode(values, first: 13, count: 1, 0, 0, 2, seasonalLag: 2, weeklyLag: 6, scale, inputs, new float[1]);
+
+        Assert.Equal((values[7] - values[6]) / scale.StepScale, inputs[5 + OneStepTask.Lags], 4);
+        Assert.Equal((values[7] - values[12]) / scale.StepScale, inputs[6 + OneStepTask.Lags], 4);
     }
 
     [Fact]

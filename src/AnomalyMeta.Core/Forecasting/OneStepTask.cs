@@ -66,7 +66,9 @@ public readonly record struct TaskScale(float LevelMean, float LevelScale, float
 /// cluster's), the level of the previous point, the last <see cref="Lags"/> one-step changes, and the series' seasonal
 /// reference: the mean of the same phase over the last <see cref="SeasonalCycles"/> cycles (its change at this phase,
 /// and how far it is from the current level, so a periodic series is forecast from its recent cycles with their noise
-/// averaged out, and a noisy previous value is pulled back towards it); the target is the
+/// averaged out, and a noisy previous value is pulled back towards it), and the same two inputs for the same local
+/// time one week before (a weekday is forecast from last week's same day, not from the weekend before it, even when
+/// the series is too young for its weekly period to be detected); the target is the
 /// change from the previous point, in units of the support window's typical change. Anchoring the forecast on the
 /// previous value is what keeps a level shift or a random walk from becoming a day of flags: after the shift the
 /// forecast starts from the new level, so only its onset is surprising. The meta-learner learns, per cluster, how a
@@ -81,8 +83,8 @@ public static class OneStepTask
     /// <summary>Points before the first encoded point that its inputs read.</summary>
     public const int History = Lags + 1;
 
-    /// <summary>Inputs per point: primary phase, season phase, previous level, <see cref="Lags"/> previous changes, two seasonal inputs.</summary>
-    public const int InputSize = 5 + Lags;
+    /// <summary>Inputs per point: primary phase, season phase, previous level, <see cref="Lags"/> previous changes, two seasonal and two weekly inputs.</summary>
+    public const int InputSize = 7 + Lags;
 
     /// <summary>Inputs span [-InputRange, InputRange], the range the MLP was sized for.</summary>
     public const float InputRange = 5f;
@@ -90,8 +92,14 @@ public static class OneStepTask
     /// <summary>Cycles averaged into the seasonal reference.</summary>
     public const int SeasonalCycles = 3;
 
-    /// <summary>Points before the first target that its inputs read, for a seasonal lag of <paramref name="seasonalLag"/> points.</summary>
-    public static int Lead(int seasonalLag) => Math.Max(History, (SeasonalCycles * seasonalLag) + 1);
+    /// <summary>
+    /// Points before the first target that its inputs read, for a seasonal lag of <paramref name="seasonalLag"/> points
+    /// and a week of <paramref name="weeklyLag"/> points (0: no weekly inputs).
+    /// </summary>
+    public static int Lead(int seasonalLag, int weeklyLag) => Math.Max(Math.Max(History, (SeasonalCycles * seasonalLag) + 1), weeklyLag + 1);
+
+    /// <summary>A week in points of a series sampled <paramref name="pointsPerDay"/> times a day; 0 when a step is longer than a day.</summary>
+    public static int WeekOf(int pointsPerDay) => pointsPerDay >= 1 ? 7 * pointsPerDay : 0;
 
     /// <summary>
     /// Encodes points [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) of
@@ -103,7 +111,7 @@ public static class OneStepTask
     /// value's UTC offset in points (<see cref="Series.LocalTime.Shifts"/>): phases and cycles follow the local clock.
     /// </summary>
     public static void Encode(ReadOnlySpan<float> values, int first, int count, long absoluteIndexOfValues0,
-        int primaryPeriod, int seasonLength, int seasonalLag, TaskScale scale, Span<float> inputs, Span<float> targets, int firstValid = 0,
+        int primaryPeriod, int seasonLength, int seasonalLag, int weeklyLag, TaskScale scale, Span<float> inputs, Span<float> targets, int firstValid = 0,
         ReadOnlySpan<int> localShift = default)
     {
         if (first < History || first + count > values.Length)
@@ -127,10 +135,12 @@ public static class OneStepTask
             {
                 row[3 + lag] = Clip((values[t - 1 - lag] - values[t - 2 - lag]) * inverseStep);
             }
-            float reference = SeasonalReference(values, t, seasonalLag, firstValid, localShift);
-            float previousReference = SeasonalReference(values, t - 1, seasonalLag, firstValid, localShift);
-            row[3 + Lags] = float.IsNaN(reference) || float.IsNaN(previousReference) ? 0f : Clip((reference - previousReference) * inverseStep);
-            row[4 + Lags] = float.IsNaN(reference) ? 0f : Clip((reference - values[t - 1]) * inverseStep);
+            float reference = SeasonalReference(values, t, seasonalLag, SeasonalCycles, firstValid, localShift);
+            float previousReference = SeasonalReference(values, t - 1, seasonalLag, SeasonalCycles, firstValid, localShift);
+            ReferenceInputs(reference, previousReference, values[t - 1], inverseStep, row.Slice(3 + Lags, 2));
+            float lastWeek = SeasonalReference(values, t, weeklyLag, 1, firstValid, localShift);
+            float lastWeekBefore = SeasonalReference(values, t - 1, weeklyLag, 1, firstValid, localShift);
+            ReferenceInputs(lastWeek, lastWeekBefore, values[t - 1], inverseStep, row.Slice(5 + Lags, 2));
             targets[i] = (values[t] - values[t - 1]) * inverseStep;
         }
     }
@@ -140,8 +150,15 @@ public static class OneStepTask
 
     private static float Clip(float x) => Math.Clamp(x, -InputRange, InputRange);
 
-    /// <summary>Mean of the values one, two, ... <see cref="SeasonalCycles"/> lags before <paramref name="t"/> that exist; NaN when none does.</summary>
-    private static float SeasonalReference(ReadOnlySpan<float> values, int t, int lag, int firstValid, ReadOnlySpan<int> localShift)
+    /// <summary>A reference's change at this point and its gap to the previous value, in step units; 0 where it does not exist.</summary>
+    private static void ReferenceInputs(float reference, float previousReference, float previousValue, float inverseStep, Span<float> inputs)
+    {
+        inputs[0] = float.IsNaN(reference) || float.IsNaN(previousReference) ? 0f : Clip((reference - previousReference) * inverseStep);
+        inputs[1] = float.IsNaN(reference) ? 0f : Clip((reference - previousValue) * inverseStep);
+    }
+
+    /// <summary>Mean of the values one, two, ... <paramref name="maxCycles"/> lags before <paramref name="t"/> that exist; NaN when none does.</summary>
+    private static float SeasonalReference(ReadOnlySpan<float> values, int t, int lag, int maxCycles, int firstValid, ReadOnlySpan<int> localShift)
     {
         if (lag <= 0)
         {
@@ -149,7 +166,7 @@ public static class OneStepTask
         }
         float sum = 0;
         int cycles = 0;
-        for (int c = 1; c <= SeasonalCycles; c++)
+        for (int c = 1; c <= maxCycles; c++)
         {
             int j = t - (c * lag);
             if (!localShift.IsEmpty && j >= 0)

@@ -35,7 +35,7 @@ public sealed class BatchScorer(DetectionOptions detection)
         int day = model.PointsPerDay;
         int windowLength = batch.DaysBack * day;
         int k = model.SeasonLength;
-        int lead = OneStepTask.Lead(model.SeasonalLag);
+        int lead = model.Lead;
         int span = model.WindowLength;
         if (windowLength < span)
         {
@@ -92,10 +92,10 @@ public sealed class BatchScorer(DetectionOptions detection)
                     supportX.AsSpan(tasks * k * inputs, k * inputs), supportY.AsSpan(tasks * k, k));
                 EncodeObserved(model, taskValues, seen, lead, firstHalf, taskFirstIndex, scale, firstValid, shift, positions,
                     halfX.AsSpan(tasks * firstHalf * inputs, firstHalf * inputs), halfY.AsSpan(tasks * firstHalf, firstHalf));
-                OneStepTask.Encode(taskValues, lead + firstHalf, secondHalf, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, scale,
+                OneStepTask.Encode(taskValues, lead + firstHalf, secondHalf, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, model.WeeklyLag, scale,
                     checkX.AsSpan(tasks * secondHalf * inputs, secondHalf * inputs), checkY.AsSpan(tasks * secondHalf, secondHalf), firstValid, shift);
                 seen.Slice(lead + firstHalf, secondHalf).CopyTo(checkObserved.AsSpan(tasks * secondHalf, secondHalf));
-                OneStepTask.Encode(taskValues, lead + k, day, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, scale,
+                OneStepTask.Encode(taskValues, lead + k, day, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, model.WeeklyLag, scale,
                     queryX.AsSpan(tasks * day * inputs, day * inputs), queryY.AsSpan(tasks * day, day), firstValid, shift);
                 accepted[tasks++] = s;
             }
@@ -242,13 +242,13 @@ public sealed class BatchScorer(DetectionOptions detection)
         }
         if (found == slots || found == 0)
         {
-            OneStepTask.Encode(values, lead, slots, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, scale, inputs, targets, firstValid, shift);
+            OneStepTask.Encode(values, lead, slots, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, model.WeeklyLag, scale, inputs, targets, firstValid, shift);
             return;
         }
         int width = OneStepTask.InputSize;
         for (int slot = 0; slot < slots; slot++)
         {
-            OneStepTask.Encode(values, positions[slot % found], 1, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, scale,
+            OneStepTask.Encode(values, positions[slot % found], 1, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, model.WeeklyLag, scale,
                 inputs.Slice(slot * width, width), targets.Slice(slot, 1), firstValid, shift);
         }
     }

@@ -31,8 +31,14 @@ public sealed class ScoringModel(int modelId, string name, FastAdapter adapter, 
     /// <summary>How far back the seasonal inputs look: the primary period, or a day.</summary>
     public int SeasonalLag { get; } = SeasonalLagOf(primaryPeriod, pointsPerDay);
 
+    /// <summary>A week in points, the lag of the weekly inputs (0 for steps longer than a day).</summary>
+    public int WeeklyLag => OneStepTask.WeekOf(PointsPerDay);
+
+    /// <summary>Points before the first support point that the inputs read.</summary>
+    public int Lead => OneStepTask.Lead(SeasonalLag, WeeklyLag);
+
     /// <summary>Points a task reads: the lags' lead, the season and the scoring day.</summary>
-    public int WindowLength => OneStepTask.Lead(SeasonalLag) + SeasonLength + PointsPerDay;
+    public int WindowLength => Lead + SeasonLength + PointsPerDay;
 
     /// <summary>
     /// Fewest observed points in the season for this model to score a series: a new or sparsely sampled series is

@@ -24,6 +24,7 @@ public static class M4Evaluation
 {
     private const int Period = 24;
     private const int Horizon = 48;
+    private const int Week = 7 * Period;
 
     public static M4EvaluationResult Run(string m4Directory, int kPeriods, int iterations, int seed, Action<string>? progress = null)
     {
@@ -31,7 +32,7 @@ public static class M4Evaluation
         var train = M4File.Read(Path.Combine(m4Directory, "Hourly-train.csv"));
         var test = M4File.Read(Path.Combine(m4Directory, "Hourly-test.csv")).ToDictionary(s => s.Id, StringComparer.Ordinal);
         int season = kPeriods * Period;
-        int lead = OneStepTask.Lead(Period);
+        int lead = OneStepTask.Lead(Period, Week);
         foreach (var s in train)
         {
             if (!test.TryGetValue(s.Id, out var horizon) || horizon.Values.Length != Horizon)
@@ -43,7 +44,7 @@ public static class M4Evaluation
         var clock = Stopwatch.StartNew();
         MetaLearner.UseTorchThreads(1);
         var histories = train.Select((s, i) => new TrainingHistory(i, 0, s.Values)).ToList();
-        var sampler = new OneStepTaskSampler(histories, Period, season, Period, Period);
+        var sampler = new OneStepTaskSampler(histories, Period, season, Period, Week, Period);
         using var learner = MetaLearner.Create(new MetaLearnerOptions
         {
             InputSize = OneStepTask.InputSize,
@@ -105,7 +106,7 @@ public static class M4Evaluation
                 firstIndex[i] += season;
             }
             scales[i] = TaskScale.Of(window.AsSpan(lead, season));
-            OneStepTask.Encode(window, lead, season, firstIndex[i], Period, season, Period, scales[i],
+            OneStepTask.Encode(window, lead, season, firstIndex[i], Period, season, Period, Week, scales[i],
                 supportX.AsSpan(i * season * inputs, season * inputs), supportY.AsSpan(i * season, season), offset);
         }
 
@@ -117,7 +118,7 @@ public static class M4Evaluation
             int t = lead + season + h;
             for (int i = 0; i < count; i++)
             {
-                OneStepTask.Encode(windows[i], t, 1, firstIndex[i], Period, season, Period, scales[i], queryX.AsSpan(i * inputs, inputs), target);
+                OneStepTask.Encode(windows[i], t, 1, firstIndex[i], Period, season, Period, Week, scales[i], queryX.AsSpan(i * inputs, inputs), target);
             }
             adapter.AdaptAndPredict(count, season, supportX, supportY, 1, queryX, 1, output);
             for (int i = 0; i < count; i++)

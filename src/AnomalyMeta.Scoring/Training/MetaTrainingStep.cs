@@ -82,7 +82,8 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
         int pointsPerDay = sample.MajorityPointsPerDay();
         var histories = sample.Histories.Where(h => h.PointsPerDay == pointsPerDay).Select(h => h.History).ToList();
         int season = ScoringModel.SupportSeason(primary, secondary, pointsPerDay);
-        var sampler = new OneStepTaskSampler(histories, primary, season, ScoringModel.SeasonalLagOf(primary, pointsPerDay), pointsPerDay);
+        var sampler = new OneStepTaskSampler(histories, primary, season, ScoringModel.SeasonalLagOf(primary, pointsPerDay),
+            OneStepTask.WeekOf(pointsPerDay), pointsPerDay);
         var (checkpoint, report) = Train(sampler, season, pointsPerDay, options, options.Seed + cluster.ClusterId, cancellationToken);
         var configuration = new ModelConfiguration(options.Algorithm.ToString(), pointsPerDay, primary, secondary, season,
             options.InnerSteps, options.Iterations, sampler.SeriesCount, ModelConfiguration.OneStepEncoding);
@@ -113,7 +114,7 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
             var clock = Stopwatch.StartNew();
             int pointsPerDay = 86400 / step;
             int season = ScoringModel.GenericSeason(pointsPerDay);
-            int days = ((season + OneStepTask.Lead(pointsPerDay) + pointsPerDay - 1) / pointsPerDay) + 7;
+            int days = ((season + OneStepTask.Lead(pointsPerDay, OneStepTask.WeekOf(pointsPerDay)) + pointsPerDay - 1) / pointsPerDay) + 7;
             var generator = new GenericSeriesGenerator(pointsPerDay, days, options.Seed);
             var histories = new List<TrainingHistory>(GenericSeriesCount);
             long firstIndex = (long)new DateOnly(2026, 1, 5).DayNumber * pointsPerDay;
@@ -121,7 +122,8 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
             {
                 histories.Add(new TrainingHistory(-1 - i, firstIndex, generator.Generate(i)));
             }
-            var sampler = new OneStepTaskSampler(histories, 0, season, ScoringModel.SeasonalLagOf(0, pointsPerDay), pointsPerDay);
+            var sampler = new OneStepTaskSampler(histories, 0, season, ScoringModel.SeasonalLagOf(0, pointsPerDay),
+                OneStepTask.WeekOf(pointsPerDay), pointsPerDay);
             var (checkpoint, report) = Train(sampler, season, pointsPerDay, options, options.Seed + step, cancellationToken);
             var configuration = new ModelConfiguration(options.Algorithm.ToString(), pointsPerDay, 0, 0, season,
                 options.InnerSteps, options.Iterations, GenericSeriesCount, ModelConfiguration.OneStepEncoding);

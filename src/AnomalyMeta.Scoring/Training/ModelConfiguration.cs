@@ -18,7 +18,7 @@ public sealed record ModelConfiguration(
     string Encoding = "")
 {
     /// <summary>The task encoding of <see cref="AnomalyMeta.Core.Forecasting.OneStepTask"/>; models of an older encoding are not used.</summary>
-    public const string OneStepEncoding = "one-step-v1";
+    public const string OneStepEncoding = "one-step-v2";
 
     public bool IsOneStep => Encoding == OneStepEncoding;
 

@@ -20,13 +20,22 @@ public sealed class OneStepTaskSampler : ITaskSampler
     private readonly int _seasonLength;
     private readonly int _queryLength;
     private readonly int _seasonalLag;
+    private readonly int _weeklyLag;
     private readonly int _lead;
 
-    /// <summary>Keeps the histories long enough for one task; throws when none is, naming what a task needs.</summary>
-    public OneStepTaskSampler(IReadOnlyList<TrainingHistory> histories, int primaryPeriod, int seasonLength, int seasonalLag, int queryLength)
+    // A task window of a history shorter than the full lead: the points before the history are fill, marked invalid.
+    private float[] _padded = [];
+    private int[] _paddedShift = [];
+
+    /// <summary>
+    /// Keeps the histories long enough for one task (its lags, season and query; the seasonal cycles need not all be
+    /// there, as for a young series in the morning); throws when none is, naming what a task needs.
+    /// </summary>
+    public OneStepTaskSampler(IReadOnlyList<TrainingHistory> histories, int primaryPeriod, int seasonLength, int seasonalLag, int weeklyLag,
+        int queryLength)
     {
-        _lead = OneStepTask.Lead(seasonalLag);
-        int needed = _lead + seasonLength + queryLength;
+        _lead = OneStepTask.Lead(seasonalLag, weeklyLag);
+        int needed = OneStepTask.History + seasonLength + queryLength;
         var usable = new List<TrainingHistory>(histories.Count);
         foreach (var history in histories)
         {
@@ -38,9 +47,10 @@ public sealed class OneStepTaskSampler : ITaskSampler
         if (usable.Count == 0)
         {
             // No parameter name: the message is shown as is by `train` and the training report.
-            throw new ArgumentException($"no series has the {needed} points a task needs ({_lead} for the lags, season {seasonLength}, {queryLength} forecast)");
+            throw new ArgumentException($"no series has the {needed} points a task needs ({OneStepTask.History} for the lags, season {seasonLength}, {queryLength} forecast)");
         }
         _seasonalLag = seasonalLag;
+        _weeklyLag = weeklyLag;
         _histories = usable;
         _primaryPeriod = primaryPeriod;
         _seasonLength = seasonLength;
@@ -66,19 +76,38 @@ public sealed class OneStepTaskSampler : ITaskSampler
         for (int task = 0; task < tasks; task++)
         {
             var history = _histories[random.Next(_histories.Count)];
-            int start = random.Next(history.Values.Length - span + 1);
-            var window = history.Values.AsSpan(start, span);
+            // The support starts where a full lead fits when the history allows it; a young history's tasks start
+            // anywhere, with the cycles it has, as its scoring will.
+            int lastSupport = history.Values.Length - _seasonLength - _queryLength;
+            int support = random.Next(lastSupport >= _lead ? _lead : OneStepTask.History, lastSupport + 1);
+            int start = support - _lead;
+            int firstValid = Math.Max(0, -start);
+            var window = firstValid == 0 ? history.Values.AsSpan(start, span) : Padded(history.Values, firstValid, ref _padded, span);
             var scale = TaskScale.Of(window.Slice(_lead, _seasonLength));
             long absolute = history.FirstIndex + start;
-            var shift = history.LocalShift is null ? default : history.LocalShift.AsSpan(start, span);
-            OneStepTask.Encode(window, _lead, supportSize, absolute, _primaryPeriod, _seasonLength, _seasonalLag, scale,
-                supportX.Slice(task * supportSize * inputs, supportSize * inputs), supportY.Slice(task * supportSize, supportSize), 0, shift);
+            ReadOnlySpan<int> shift = history.LocalShift is null ? default
+                : firstValid == 0 ? history.LocalShift.AsSpan(start, span) : Padded(history.LocalShift, firstValid, ref _paddedShift, span);
+            OneStepTask.Encode(window, _lead, supportSize, absolute, _primaryPeriod, _seasonLength, _seasonalLag, _weeklyLag, scale,
+                supportX.Slice(task * supportSize * inputs, supportSize * inputs), supportY.Slice(task * supportSize, supportSize), firstValid, shift);
             var targets = queryY.Slice(task * querySize, querySize);
-            OneStepTask.Encode(window, _lead + _seasonLength, querySize, absolute, _primaryPeriod, _seasonLength, _seasonalLag, scale,
-                queryX.Slice(task * querySize * inputs, querySize * inputs), targets, 0, shift);
+            OneStepTask.Encode(window, _lead + _seasonLength, querySize, absolute, _primaryPeriod, _seasonLength, _seasonalLag, _weeklyLag, scale,
+                queryX.Slice(task * querySize * inputs, querySize * inputs), targets, firstValid, shift);
             Clip(supportY.Slice(task * supportSize, supportSize));
             Clip(targets);
         }
+    }
+
+    /// <summary>The history's first points behind <paramref name="fill"/> copies of its first value.</summary>
+    private static Span<T> Padded<T>(T[] values, int fill, ref T[] buffer, int span)
+    {
+        if (buffer.Length < span)
+        {
+            buffer = new T[span];
+        }
+        var window = buffer.AsSpan(0, span);
+        window[..fill].Fill(values[0]);
+        values.AsSpan(0, span - fill).CopyTo(window[fill..]);
+        return window;
     }
 
     private static void Clip(Span<float> targets)

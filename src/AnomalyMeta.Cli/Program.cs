@@ -19,6 +19,7 @@ var root = new RootCommand("AnomalyMeta: meta-learned anomaly detection for mill
 root.Subcommands.Add(bench);
 root.Subcommands.Add(eval);
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(ApiKeyCommands.Create());
 foreach (var command in PipelineCommands.All())
 {
     root.Subcommands.Add(command);

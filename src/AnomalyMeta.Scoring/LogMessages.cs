@@ -17,6 +17,10 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Run {RunId} succeeded: {Scored} scored, {Skipped} skipped, {Anomalies} anomalies in {ElapsedMs} ms")]
     public static partial void RunSucceeded(this ILogger logger, long runId, int scored, int skipped, int anomalies, long elapsedMs);
 
+    [LoggerMessage(EventId = 1020, Level = LogLevel.Warning,
+        Message = "Run {RunId}: most series had no data for the day ({NoData} of {Total}); the feed may be late: run the date again once it is in")]
+    public static partial void MostlyNoData(this ILogger logger, long runId, int noData, int total);
+
     [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "Run {RunId} failed")]
     public static partial void RunFailed(this ILogger logger, Exception exception, long runId);
 

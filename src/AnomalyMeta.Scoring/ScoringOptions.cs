@@ -36,6 +36,35 @@ public sealed class ScoringOptions
     /// <summary>Half-life of the recent largest residual, in days (<see cref="DetectionOptions.PeakMemoryDays"/>).</summary>
     public float PeakMemoryDays { get; set; } = 1f;
 
+    /// <summary>What is wrong with these settings, each naming its setting (empty when they can work).</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (BatchSize is < 1 or > 1_000_000)
+        {
+            yield return $"Scoring:BatchSize must be in 1..1,000,000, found {BatchSize}.";
+        }
+        if (DaysRead is < 2 or > 366)
+        {
+            yield return $"Scoring:DaysRead must be in 2..366, found {DaysRead}.";
+        }
+        if (AdaptationSteps is < 0 or > 100)
+        {
+            yield return $"Scoring:AdaptationSteps must be in 0..100 or unset, found {AdaptationSteps}.";
+        }
+        if (!(Threshold > 0 && float.IsFinite(Threshold)))
+        {
+            yield return $"Scoring:Threshold must be a positive number, found {Threshold}.";
+        }
+        if (!(MinimumScale > 0 && float.IsFinite(MinimumScale)))
+        {
+            yield return $"Scoring:MinimumScale must be a positive number, found {MinimumScale}.";
+        }
+        if (!(QuietDays >= 0 && QuietDays <= 7) || !(PeakMargin >= 0 && float.IsFinite(PeakMargin)) || !(PeakMemoryDays > 0 && PeakMemoryDays <= 30))
+        {
+            yield return $"Scoring:QuietDays must be in 0..7, Scoring:PeakMargin non-negative and Scoring:PeakMemoryDays in (0, 30]; found {QuietDays}, {PeakMargin}, {PeakMemoryDays}.";
+        }
+    }
+
     public DetectionOptions Detection => new()
     {
         Threshold = Threshold,

@@ -1,7 +1,12 @@
 using System.Text.Json.Serialization;
+using System.Threading.RateLimiting;
 using AnomalyMeta.Scoring;
 using AnomalyMeta.Service.Api;
 using AnomalyMeta.Service.Hosting;
+using AnomalyMeta.Service.Security;
+using AnomalyMeta.Storage;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -10,11 +15,33 @@ using Serilog;
 
 // The AnomalyMeta service: the morning job on Quartz, and the endpoints of the on-call engineer.
 var builder = WebApplication.CreateBuilder(args);
+
+// A wrong or unreachable database, or one without this version's migrations, is one clear line and exit code 2,
+// before the scheduler starts and fails on its own tables with a page of stack trace.
+if (DatabaseMigrator.Unusable(PostgresSettings.Resolve(builder.Configuration.GetConnectionString("Postgres")),
+        DatabaseMigrator.FindMigrationsDirectory()) is string unusable)
+{
+    Console.Error.WriteLine($"anomalymeta service: {unusable}");
+    return 2;
+}
+
 builder.Services.AddSerilog(logger => logger.ReadFrom.Configuration(builder.Configuration).WriteTo.Console());
 builder.Services.AddAnomalyMeta(builder.Configuration);
 builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+builder.Services.AddAuthentication(ApiKeyAuthentication.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null);
+builder.Services.AddAuthorization();
+// Mutating endpoints: a few requests a minute per key (or per address when unauthenticated) are plenty for people
+// and scripts; a loop that queues rescores is stopped with 429 before it floods the scheduler.
+builder.Services.AddRateLimiter(limiter =>
+{
+    limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+    limiter.AddPolicy(RunsApi.MutatingPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
+        context.User.Identity?.Name ?? context.Connection.RemoteIpAddress?.ToString() ?? "anonymous",
+        _ => new FixedWindowRateLimiterOptions { PermitLimit = 10, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+});
 
 // A span per run and per batch, counters per run; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 var telemetry = builder.Services.AddOpenTelemetry()
@@ -26,6 +53,18 @@ if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
 }
 
 var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseRateLimiter();
 app.MapRunsApi();
+// Liveness: the process answers. Readiness: PostgreSQL answers and the live clustering has its models.
+app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(AnomalyMetaServices.ReadyTag) });
 app.MapHealthChecks("/health");
 await app.RunAsync();
+return 0;
+
+/// <summary>The service's entry point, visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;

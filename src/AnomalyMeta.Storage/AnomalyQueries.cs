@@ -7,9 +7,9 @@ namespace AnomalyMeta.Storage;
 /// <summary>One flagged point, as dashboards and evaluations read it.</summary>
 public sealed record FlaggedPoint(string SeriesKey, DateTime Ts, float Value, float Forecast, float Score);
 
-/// <summary>One line of the run ledger for the on-call engineer.</summary>
-public sealed record RunLine(long RunId, string Kind, DateOnly AsOf, string Status, int SeriesScored, int SeriesSkipped,
-    int AnomaliesWritten, long? ElapsedMs, string TriggeredBy, string? Reason, string? Error);
+/// <summary>One line of the run ledger for the on-call engineer; <paramref name="ModelIds"/> lists the models the run scored with ("12,13,31").</summary>
+public sealed record RunLine(long RunId, string Kind, DateOnly AsOf, string Status, int SeriesTotal, int SeriesScored, int SeriesSkipped,
+    int AnomaliesWritten, long? ElapsedMs, string TriggeredBy, string? Reason, string? Error, int? ClusteringVersion, string? ModelIds);
 
 /// <summary>What one run did with one series.</summary>
 public sealed record SeriesRunLine(string SeriesKey, string Status, string? Detail, int PointsScored, int AnomalyCount);
@@ -116,15 +116,24 @@ public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<RunLine>(new CommandDefinition(
-            """
-            select run_id as RunId, kind as Kind, as_of as AsOf, status as Status, series_scored as SeriesScored,
-                   series_skipped as SeriesSkipped, anomalies_written as AnomaliesWritten, elapsed_ms as ElapsedMs,
-                   triggered_by as TriggeredBy, reason as Reason, error as Error
-            from run order by run_id desc limit @limit
-            """,
-            new { limit }, cancellationToken: cancellationToken));
+            $"select {RunLineColumns} from run order by run_id desc limit @limit", new { limit }, cancellationToken: cancellationToken));
         return rows.AsList();
     }
+
+    /// <summary>One run of the ledger, or null.</summary>
+    public async Task<RunLine?> RunAsync(long runId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<RunLine>(new CommandDefinition(
+            $"select {RunLineColumns} from run where run_id = @runId", new { runId }, cancellationToken: cancellationToken));
+    }
+
+    private const string RunLineColumns =
+        """
+        run_id as RunId, kind as Kind, as_of as AsOf, status as Status, series_total as SeriesTotal, series_scored as SeriesScored,
+        series_skipped as SeriesSkipped, anomalies_written as AnomaliesWritten, elapsed_ms as ElapsedMs,
+        triggered_by as TriggeredBy, reason as Reason, error as Error, clustering_version as ClusteringVersion, array_to_string(model_ids, ',') as ModelIds
+        """;
 
     /// <summary>Every series' outcome in a run: what the on-call engineer reads when a series was not scored.</summary>
     public async Task<IReadOnlyList<SeriesRunLine>> SeriesOfRunAsync(long runId, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using DbUp;
 using DbUp.Engine.Output;
 using DbUp.ScriptProviders;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace AnomalyMeta.Storage;
 
@@ -53,6 +54,42 @@ public static class DatabaseMigrator
         }
 
         return [.. result.Scripts.Select(s => s.Name)];
+    }
+
+    /// <summary>
+    /// Why <paramref name="connectionString"/> cannot serve this version, in one line naming the database, or null
+    /// when it can: unreachable, no such database, or scripts of <paramref name="migrationsDirectory"/> not applied.
+    /// Services call it at start, so a wrong setting is one clear line instead of a scheduler's stack trace.
+    /// </summary>
+    public static string? Unusable(string connectionString, string migrationsDirectory)
+    {
+        var settings = new NpgsqlConnectionStringBuilder(connectionString);
+        string where = $"database '{settings.Database}' on {settings.Host}:{settings.Port} as '{settings.Username}'";
+        try
+        {
+            using var connection = new NpgsqlConnection(connectionString);
+            connection.Open();
+            using var command = new NpgsqlCommand($"select scriptname from {JournalTable}", connection);
+            var applied = new HashSet<string>(StringComparer.Ordinal);
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    applied.Add(reader.GetString(0));
+                }
+            }
+            var missing = Directory.EnumerateFiles(migrationsDirectory, "*.sql").Select(Path.GetFileName).Where(n => !applied.Contains(n!)).Order().ToList();
+            return missing.Count == 0 ? null
+                : $"{where} lacks migrations {string.Join(", ", missing)}: run `anomalymeta migrate` with the same connection string.";
+        }
+        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            return $"{where} has no AnomalyMeta schema: run `anomalymeta migrate` with the same connection string.";
+        }
+        catch (Exception exception) when (exception is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            return $"cannot use {where}: {exception.Message}";
+        }
     }
 
     /// <summary>

@@ -30,6 +30,85 @@ public sealed class RunLedger
         RunLock.TryAcquireAsync(_dataSource, asOf, cancellationToken);
 
     /// <summary>
+    /// Records a rescore the moment it is accepted, as <see cref="RunStatus.Queued"/>; <see cref="StartAsync"/> with its
+    /// id takes it over. Returns the run.
+    /// </summary>
+    public async Task<ScoringRunRecord> QueueAsync(DateOnly asOf, string triggeredBy, string? reason, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(triggeredBy);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            return await QueryRunAsync(connection, null,
+                $"""
+                insert into run (kind, as_of, status, triggered_by, reason)
+                values ('rescore', @asOf, 'queued', @triggeredBy, @reason)
+                returning {RunColumns}
+                """,
+                command =>
+                {
+                    command.Parameters.Add(new NpgsqlParameter<DateOnly>("asOf", asOf));
+                    command.Parameters.Add(new NpgsqlParameter<string>("triggeredBy", triggeredBy));
+                    command.Parameters.Add(new NpgsqlParameter("reason", NpgsqlDbType.Text) { Value = (object?)reason ?? DBNull.Value });
+                }, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException("The queued run was not returned by its insert.");
+        }
+    }
+
+    /// <summary>Records the clustering and the models a run scores with.</summary>
+    public async Task RecordModelsAsync(long runId, int? clusteringVersion, IReadOnlyCollection<int> modelIds, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand("update run set clustering_version = @clustering, model_ids = @models where run_id = @runId", connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<long>("runId", runId));
+                command.Parameters.Add(new NpgsqlParameter("clustering", NpgsqlDbType.Integer) { Value = (object?)clusteringVersion ?? DBNull.Value });
+                command.Parameters.Add(new NpgsqlParameter<int[]>("models", [.. modelIds.Order()]));
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes over the queued rescore <paramref name="runId"/> (<see cref="QueueAsync"/>): a queued run starts
+    /// (<see cref="RunStartOutcome.Started"/>); one left running or failed by a process that died is resumed
+    /// (<see cref="RunStartOutcome.Resumed"/>: skip its completed series); a succeeded one is returned untouched.
+    /// </summary>
+    public async Task<RunStart> StartQueuedAsync(long runId, int seriesTotal, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(seriesTotal);
+        return await _dataSource.InTransactionAsync(
+            async (connection, transaction) =>
+            {
+                var existing = await QueryRunAsync(connection, transaction, $"select {RunColumns} from run where run_id = @runId for update",
+                    command => command.Parameters.Add(new NpgsqlParameter<long>("runId", runId)), cancellationToken).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException($"Run {runId} is not in the ledger: a queued rescore must be recorded before it runs.");
+                if (existing.Status == RunStatus.Succeeded)
+                {
+                    return new RunStart(RunStartOutcome.AlreadySucceeded, existing);
+                }
+                var started = await QueryRunAsync(connection, transaction,
+                    $"""
+                    update run
+                    set status = 'running', finished_at = null, elapsed_ms = null, error = null, series_total = @seriesTotal,
+                        started_at = case when status = 'queued' then now() else started_at end
+                    where run_id = @runId
+                    returning {RunColumns}
+                    """,
+                    command =>
+                    {
+                        command.Parameters.Add(new NpgsqlParameter<long>("runId", runId));
+                        command.Parameters.Add(new NpgsqlParameter<int>("seriesTotal", seriesTotal));
+                    }, cancellationToken).ConfigureAwait(false);
+                return new RunStart(existing.Status == RunStatus.Queued ? RunStartOutcome.Started : RunStartOutcome.Resumed, started!);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Starts a run. A rescore always gets a new row. A nightly run exists once per <paramref name="asOf"/>: the
     /// first call creates it; later calls return it untouched when it succeeded
     /// (<see cref="RunStartOutcome.AlreadySucceeded"/>, the caller decides to skip; unless series it found without
@@ -140,6 +219,22 @@ public sealed class RunLedger
                     }
                 }
                 return marked;
+            }
+        }
+    }
+
+    /// <summary>How many series of the run have <paramref name="status"/>.</summary>
+    public async Task<int> CountAsync(long runId, SeriesStatus status, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand("select count(*)::int from run_series where run_id = @runId and status = @status", connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<long>("runId", runId));
+                command.Parameters.Add(new NpgsqlParameter<string>("status", LedgerNames.ToDatabase(status)));
+                return (int)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
             }
         }
     }
@@ -326,12 +421,12 @@ public sealed class RunLedger
             cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Ends a run as succeeded or failed, with its error, finished_at and elapsed_ms (since its first start).</summary>
+    /// <summary>Ends a run (also a queued one) as succeeded or failed, with its error, finished_at and elapsed_ms (since its first start).</summary>
     public async Task FinishAsync(long runId, RunStatus status, string? error, CancellationToken cancellationToken)
     {
-        if (status == RunStatus.Running)
+        if (status is not (RunStatus.Succeeded or RunStatus.Failed))
         {
-            throw new ArgumentException("A run finishes as succeeded or failed, not running.", nameof(status));
+            throw new ArgumentException("A run finishes as succeeded or failed.", nameof(status));
         }
 
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

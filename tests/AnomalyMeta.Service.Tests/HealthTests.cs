@@ -23,9 +23,11 @@ public sealed class HealthTests : IAsyncLifetime
         var up = await CheckAsync(_database.ConnectionString);
         var down = await CheckAsync(missing.ConnectionString);
 
-        Assert.Equal(HealthStatus.Healthy, up.Status);
-        Assert.Equal(HealthStatus.Unhealthy, down.Status);
-        Assert.Contains("postgres", down.Entries.Keys);
+        Assert.Equal(HealthStatus.Healthy, up.Entries["postgres"].Status);
+        Assert.Equal(HealthStatus.Unhealthy, down.Entries["postgres"].Status);
+        // Up but with nothing trained: not ready to score.
+        Assert.Equal(HealthStatus.Unhealthy, up.Entries["models"].Status);
+        Assert.Contains("anomalymeta train", up.Entries["models"].Description, StringComparison.Ordinal);
     }
 
     private static async Task<HealthReport> CheckAsync(string connectionString)

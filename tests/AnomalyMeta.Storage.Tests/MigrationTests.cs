@@ -16,7 +16,7 @@ public sealed class MigrationTests(PostgresFixture postgres)
 
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         var applied = (await connection.QueryAsync<string>("select scriptname from schemaversions order by schemaversionsid")).ToList();
-        Assert.Equal(["0001_core_schema.sql", "0002_quartz_job_store.sql", "0003_run_series_by_series.sql", "0004_observation_points_merge.sql", "0005_generic_models_and_point_scores.sql"], applied);
+        Assert.Equal(["0001_core_schema.sql", "0002_quartz_job_store.sql", "0003_run_series_by_series.sql", "0004_observation_points_merge.sql", "0005_generic_models_and_point_scores.sql", "0006_queued_runs_api_keys_reader.sql"], applied);
         var tables = await connection.ExecuteScalarAsync<int>(
             "select count(*) from information_schema.tables where table_schema = 'public' and table_name in ('series', 'observation_day', 'run', 'anomaly', 'qrtz_triggers')");
         Assert.Equal(5, tables);
@@ -39,7 +39,7 @@ public sealed class MigrationTests(PostgresFixture postgres)
         {
             var applied = DatabaseMigrator.Migrate(postgres.ConnectionStringFor(database), DatabaseMigrator.FindMigrationsDirectory());
 
-            Assert.Equal(["0001_core_schema.sql", "0002_quartz_job_store.sql", "0003_run_series_by_series.sql", "0004_observation_points_merge.sql", "0005_generic_models_and_point_scores.sql"], applied);
+            Assert.Equal(["0001_core_schema.sql", "0002_quartz_job_store.sql", "0003_run_series_by_series.sql", "0004_observation_points_merge.sql", "0005_generic_models_and_point_scores.sql", "0006_queued_runs_api_keys_reader.sql"], applied);
         }
         finally
         {
@@ -73,5 +73,51 @@ public sealed class MigrationTests(PostgresFixture postgres)
             await postgres.DropDatabaseAsync(database);
             scripts.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task A_wrong_database_or_one_without_the_schema_is_one_line_naming_it_and_a_migrated_one_is_usable()
+    {
+        var empty = "anomalymeta_test_empty_" + Guid.NewGuid().ToString("N")[..8];
+        await using (var server = await PostgresFixture.OpenServerAsync(postgres.ConnectionString))
+        {
+            await server.ExecuteAsync($"create database {empty}");
+        }
+        try
+        {
+            string? missing = DatabaseMigrator.Unusable(postgres.ConnectionStringFor("anomalymeta_no_such_database"), DatabaseMigrator.FindMigrationsDirectory());
+            string? unmigrated = DatabaseMigrator.Unusable(postgres.ConnectionStringFor(empty), DatabaseMigrator.FindMigrationsDirectory());
+
+            Assert.NotNull(missing);
+            Assert.Contains("'anomalymeta_no_such_database'", missing, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', missing);
+            Assert.NotNull(unmigrated);
+            Assert.Contains("anomalymeta migrate", unmigrated, StringComparison.Ordinal);
+            Assert.Null(DatabaseMigrator.Unusable(postgres.ConnectionString, DatabaseMigrator.FindMigrationsDirectory()));
+        }
+        finally
+        {
+            await postgres.DropDatabaseAsync(empty);
+        }
+    }
+
+    [Fact]
+    public async Task The_dashboard_role_reads_the_flags_and_the_ledger_but_not_the_keys_nor_the_checkpoints()
+    {
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("set local role anomalymeta_reader", transaction: transaction);
+
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("select count(*) from anomaly where false", transaction: transaction));
+        await connection.ExecuteAsync("savepoint before_keys", transaction: transaction);
+        var keys = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => connection.ExecuteAsync("select count(*) from api_key", transaction: transaction));
+        await connection.ExecuteAsync("rollback to savepoint before_keys", transaction: transaction);
+        var checkpoints = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => connection.ExecuteAsync("select checkpoint from model", transaction: transaction));
+        await connection.ExecuteAsync("rollback to savepoint before_keys", transaction: transaction);
+        var write = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => connection.ExecuteAsync("delete from anomaly", transaction: transaction));
+
+        Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, keys.SqlState);
+        Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, checkpoints.SqlState);
+        Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, write.SqlState);
     }
 }

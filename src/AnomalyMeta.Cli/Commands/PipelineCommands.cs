@@ -208,7 +208,13 @@ internal static class PipelineCommands
             Console.WriteLine(summary.AlreadyDone
                 ? $"Nightly run {summary.RunId} for {summary.AsOf:yyyy-MM-dd} had already succeeded: nothing done."
                 : $"Run {summary.RunId}: {summary.SeriesScored:N0} series scored, {summary.SeriesSkipped:N0} skipped, {summary.AnomaliesWritten:N0} anomalies, {summary.Elapsed.TotalSeconds:F1} s");
-            return 0;
+            if (summary.MostlyWithoutData)
+            {
+                Console.Error.WriteLine($"Warning: {summary.SeriesNoData:N0} of {summary.SeriesTotal:N0} series had no data for {summary.AsOf:yyyy-MM-dd}. "
+                    + "If the day's feed is late, run `score` for the date again once it is in: it scores those series and nothing else.");
+            }
+            // Exit 3 when nothing at all could be scored: a cron must not take an empty night for a quiet one.
+            return summary.NoDataAtAll ? 3 : 0;
         });
         return command;
     }

@@ -17,6 +17,13 @@ public sealed class ScoringModels(
 {
     public int Count => clusterModels.Count + genericModels.Count + (previousModels?.Count ?? 0);
 
+    /// <summary>The clustering whose assignments pick the cluster models; null before the first clustering.</summary>
+    public int? ClusteringVersion => clusterVersion;
+
+    /// <summary>Every model this run may score with (the run ledger records them).</summary>
+    public IReadOnlyCollection<int> ModelIds =>
+        [.. clusterModels.Values.Concat(genericModels.Values).Concat(previousModels?.Values ?? []).Select(m => m.ModelId).Distinct()];
+
     /// <summary>
     /// The model for a series and, when it is not the series' own cluster's, why (for its status detail). No model:
     /// the status (<see cref="SeriesStatus.NoModel"/> or <see cref="SeriesStatus.TooShort"/>) and why.

@@ -31,13 +31,21 @@ public sealed class MorningScoring(
 
         // One owner per date: a second process asked for the same day (a cron and an engineer, two service replicas)
         // leaves at once instead of scoring the live run again and failing it at the end.
-        await using var runLock = await ledger.TryLockAsync(request.AsOf, cancellationToken)
-            ?? throw new InvalidOperationException(
-                $"Another process is scoring {request.AsOf:yyyy-MM-dd} right now (it holds the date's run lock): nothing done. "
-                + "Run again once it has finished; if it died, its lock is already free.");
-        var scoringModels = await LoadModelsAsync(cancellationToken);
+        await using var runLock = await ledger.TryLockAsync(request.AsOf, cancellationToken);
+        if (runLock is null)
+        {
+            string busy = $"Another process is scoring {request.AsOf:yyyy-MM-dd} right now (it holds the date's run lock): nothing done. "
+                + "Run again once it has finished; if it died, its lock is already free.";
+            if (request.QueuedRunId is long queued)
+            {
+                await ledger.FinishAsync(queued, RunStatus.Failed, busy, CancellationToken.None);
+            }
+            throw new InvalidOperationException(busy);
+        }
         int seriesTotal = await queries.SeriesCountAsync(cancellationToken);
-        var start = await ledger.StartAsync(request.Kind, request.AsOf, request.TriggeredBy, request.Reason, seriesTotal, cancellationToken);
+        var start = request.QueuedRunId is long queuedRunId
+            ? await ledger.StartQueuedAsync(queuedRunId, seriesTotal, cancellationToken)
+            : await ledger.StartAsync(request.Kind, request.AsOf, request.TriggeredBy, request.Reason, seriesTotal, cancellationToken);
         long runId = start.Run.RunId;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = runId });
         foreach (long orphan in await ledger.FailOrphansAsync(request.AsOf, runId, cancellationToken))
@@ -49,10 +57,14 @@ public sealed class MorningScoring(
             logger.RunAlreadyDone(runId, request.AsOf);
             return Summarise(start.Run, alreadyDone: true, clock.Elapsed);
         }
-        logger.RunStarted(runId, request.Kind, request.AsOf, seriesTotal, scoringModels.Count);
 
         try
         {
+            // Inside the try: a run that cannot get its models (none trained yet) still ends in the ledger, failed,
+            // with the reason.
+            var scoringModels = await LoadModelsAsync(cancellationToken);
+            await ledger.RecordModelsAsync(runId, scoringModels.ClusteringVersion, scoringModels.ModelIds, cancellationToken);
+            logger.RunStarted(runId, request.Kind, request.AsOf, seriesTotal, scoringModels.Count);
             var done = start.Outcome == RunStartOutcome.Resumed
                 ? await ledger.CompletedSeriesAsync(runId, cancellationToken)
                 : new HashSet<int>();
@@ -84,11 +96,21 @@ public sealed class MorningScoring(
                 ScoringTelemetry.BatchSeconds.Record(batchClock.Elapsed.TotalSeconds);
                 logger.BatchCommitted(outcomes.Count, scored, outcomes.Count - scored, anomalies.Count, batchClock.ElapsedMilliseconds);
             }
-            await ledger.FinishAsync(runId, RunStatus.Succeeded, null, cancellationToken);
+            // A night scored before its feed landed must not pass for a quiet night: the run says so in the ledger
+            // and the log (and `score` in its exit code); rerunning the date once the data is in scores those series.
+            int noData = await ledger.CountAsync(runId, SeriesStatus.NoData, cancellationToken);
+            string? warning = noData * 2 > seriesTotal && seriesTotal > 0
+                ? $"most series had no data for {request.AsOf:yyyy-MM-dd}: {noData} of {seriesTotal} (is the day's feed late? run the date again once it is in)"
+                : null;
+            await ledger.FinishAsync(runId, RunStatus.Succeeded, warning, cancellationToken);
             var finished = await ledger.GetAsync(runId, cancellationToken)
                 ?? throw new InvalidOperationException($"Run {runId} vanished from the ledger.");
+            if (warning is not null)
+            {
+                logger.MostlyNoData(runId, noData, seriesTotal);
+            }
             logger.RunSucceeded(runId, finished.SeriesScored, finished.SeriesSkipped, finished.AnomaliesWritten, clock.ElapsedMilliseconds);
-            return Summarise(finished, alreadyDone: false, clock.Elapsed);
+            return Summarise(finished, alreadyDone: false, clock.Elapsed) with { SeriesNoData = noData, SeriesTotal = seriesTotal };
         }
         catch (Exception exception)
         {

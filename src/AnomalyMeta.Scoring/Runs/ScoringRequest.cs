@@ -4,9 +4,10 @@ namespace AnomalyMeta.Scoring.Runs;
 
 /// <summary>
 /// A request to score every series for one day. The nightly job asks for yesterday; the on-call engineer asks
-/// for a rescore of any day, saying who and why (both land in the run ledger).
+/// for a rescore of any day, saying who and why (both land in the run ledger). <paramref name="QueuedRunId"/> is the
+/// ledger row of a rescore recorded when it was accepted (<c>RunLedger.QueueAsync</c>).
 /// </summary>
-public sealed record ScoringRequest(RunKind Kind, DateOnly AsOf, string TriggeredBy, string? Reason = null);
+public sealed record ScoringRequest(RunKind Kind, DateOnly AsOf, string TriggeredBy, string? Reason = null, long? QueuedRunId = null);
 
 /// <summary>What a run did, as the ledger has it at the end.</summary>
 public sealed record ScoringSummary(
@@ -17,4 +18,13 @@ public sealed record ScoringSummary(
     int SeriesSkipped,
     int AnomaliesWritten,
     int Batches,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed,
+    int SeriesNoData = 0,
+    int SeriesTotal = 0)
+{
+    /// <summary>More than half the series had no data for the day: the feed is probably late (the run says so in its error column).</summary>
+    public bool MostlyWithoutData => SeriesTotal > 0 && SeriesNoData * 2 > SeriesTotal;
+
+    /// <summary>Not one series had data for the day: nothing could be scored.</summary>
+    public bool NoDataAtAll => SeriesTotal > 0 && SeriesNoData == SeriesTotal;
+}

@@ -1,3 +1,7 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using AnomalyMeta.Scoring.Runs;
 using AnomalyMeta.Service.Jobs;
 using AnomalyMeta.Storage;
@@ -7,44 +11,106 @@ using Quartz;
 
 namespace AnomalyMeta.Service.Api;
 
-/// <summary>The on-call engineer's endpoints: trigger a rescore of a day, read the run ledger.</summary>
+/// <summary>The on-call engineer's endpoints: trigger a rescore of a day (with an API key), follow it, read the run ledger.</summary>
 public static class RunsApi
 {
-    /// <summary>The rescore request; <paramref name="AsOf"/> is nullable so that a missing date is an error, not 0001-01-01.</summary>
-    public sealed record RescoreBody(DateOnly? AsOf, string TriggeredBy, string Reason);
+    /// <summary>Largest rescore body accepted; a reason is a sentence, not a document.</summary>
+    public const int MaxBodyBytes = 4096;
+
+    /// <summary>Longest reason accepted, in characters.</summary>
+    public const int MaxReasonLength = 500;
+
+    /// <summary>The rate limiter policy of the mutating endpoints.</summary>
+    public const string MutatingPolicy = "mutating";
+
+    /// <summary>
+    /// The rescore request. Who asks is the API key's name, not a field: a client cannot write someone else's name
+    /// into the ledger. <paramref name="AsOf"/> is nullable so that a missing date is an error, not 0001-01-01.
+    /// </summary>
+    public sealed record RescoreBody(DateOnly? AsOf, string? Reason);
+
+    private static readonly JsonSerializerOptions BodyJson = new(JsonSerializerDefaults.Web)
+    {
+        // A field the endpoint does not know ("triggeredBy", a typo of "asOf") is an error, not silently dropped.
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
 
     public static IEndpointRouteBuilder MapRunsApi(this IEndpointRouteBuilder app)
     {
         var runs = app.MapGroup("/api/runs");
-        runs.MapPost("/rescore", RescoreAsync);
+        runs.MapPost("/rescore", RescoreAsync)
+            .RequireAuthorization()
+            .RequireRateLimiting(MutatingPolicy);
         runs.MapGet("/", ListAsync);
+        runs.MapGet("/{runId:long}", GetAsync);
         return app;
     }
 
-    private static async Task<Results<Accepted<ScoringRequest>, ProblemHttpResult>> RescoreAsync(
-        RescoreBody body, ISchedulerFactory schedulers, CancellationToken cancellationToken)
+    private static async Task<Results<Accepted<RunLine>, ProblemHttpResult>> RescoreAsync(
+        HttpRequest http, ClaimsPrincipal user, RunLedger ledger, AnomalyQueries queries, ISchedulerFactory schedulers, CancellationToken cancellationToken)
     {
-        if (Problem(body) is string problem)
+        // Read at most one byte past the limit, whatever Content-Length says (or does not say, when chunked).
+        var buffer = new byte[MaxBodyBytes + 1];
+        int length = 0;
+        for (int read; length < buffer.Length && (read = await http.Body.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0;)
         {
-            return TypedResults.Problem(problem, statusCode: 400);
+            length += read;
         }
-        var request = new ScoringRequest(RunKind.Rescore, body.AsOf!.Value, body.TriggeredBy, body.Reason);
-        var scheduler = await schedulers.GetScheduler(cancellationToken);
-        await scheduler.TriggerJob(MorningScoringJob.Key, MorningScoringJob.DataFor(request), cancellationToken);
-        return TypedResults.Accepted("/api/runs", request);
+        if (length > MaxBodyBytes)
+        {
+            return TypedResults.Problem($"The body is larger than {MaxBodyBytes} bytes.", statusCode: 413, title: "Request too large");
+        }
+        RescoreBody? body;
+        try
+        {
+            body = JsonSerializer.Deserialize<RescoreBody>(buffer.AsSpan(0, length), BodyJson);
+        }
+        catch (JsonException exception)
+        {
+            return TypedResults.Problem($"The body is not a rescore request: {exception.Message}", statusCode: 400, title: "Invalid rescore request");
+        }
+        if (body is null || Problem(body) is string problem)
+        {
+            return TypedResults.Problem(body is null ? "The body is empty: send {\"asOf\": \"yyyy-MM-dd\", \"reason\": \"...\"}." : Problem(body),
+                statusCode: 400, title: "Invalid rescore request");
+        }
+        string triggeredBy = $"apikey:{user.Identity!.Name}";
+        // In the ledger from the moment it is accepted: if the scheduler never runs it, the row says so.
+        var queued = await ledger.QueueAsync(body.AsOf!.Value, triggeredBy, body.Reason, cancellationToken);
+        var request = new ScoringRequest(RunKind.Rescore, body.AsOf.Value, triggeredBy, body.Reason, queued.RunId);
+        try
+        {
+            var scheduler = await schedulers.GetScheduler(cancellationToken);
+            await scheduler.TriggerJob(MorningScoringJob.Key, MorningScoringJob.DataFor(request), cancellationToken);
+        }
+        catch (Exception exception)
+        {
+            await ledger.FinishAsync(queued.RunId, RunStatus.Failed, $"the scheduler did not accept the job: {exception.Message}", CancellationToken.None);
+            throw;
+        }
+        var line = await queries.RunAsync(queued.RunId, cancellationToken);
+        return TypedResults.Accepted($"/api/runs/{queued.RunId.ToString(CultureInfo.InvariantCulture)}", line!);
     }
 
     /// <summary>What is wrong with a rescore request, or null when it can be queued.</summary>
     public static string? Problem(RescoreBody body)
     {
         ArgumentNullException.ThrowIfNull(body);
-        if (string.IsNullOrWhiteSpace(body.TriggeredBy) || string.IsNullOrWhiteSpace(body.Reason))
-        {
-            return "A rescore needs 'triggeredBy' and 'reason': both go to the run ledger.";
-        }
         if (body.AsOf is not DateOnly asOf || asOf.Year < 1900 || asOf.Year > 2199)
         {
-            return $"A rescore needs 'asOf', the day to rescore (yyyy-MM-dd, 1900 to 2199); found '{body.AsOf?.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture) ?? "nothing"}'.";
+            return $"A rescore needs 'asOf', the day to rescore (yyyy-MM-dd, 1900 to 2199); found '{body.AsOf?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) ?? "nothing"}'.";
+        }
+        if (string.IsNullOrWhiteSpace(body.Reason))
+        {
+            return "A rescore needs a 'reason': it goes to the run ledger.";
+        }
+        if (body.Reason.Length > MaxReasonLength)
+        {
+            return $"'reason' has {body.Reason.Length} characters; at most {MaxReasonLength} are kept in the ledger.";
+        }
+        if (body.Reason.Any(char.IsControl))
+        {
+            return "'reason' holds control characters.";
         }
         return null;
     }
@@ -52,5 +118,12 @@ public static class RunsApi
     private static async Task<Ok<IReadOnlyList<RunLine>>> ListAsync(AnomalyQueries queries, CancellationToken cancellationToken, int limit = 20)
     {
         return TypedResults.Ok(await queries.RecentRunsAsync(Math.Clamp(limit, 1, 500), cancellationToken));
+    }
+
+    private static async Task<Results<Ok<RunLine>, ProblemHttpResult>> GetAsync(long runId, AnomalyQueries queries, CancellationToken cancellationToken)
+    {
+        return await queries.RunAsync(runId, cancellationToken) is RunLine run
+            ? TypedResults.Ok(run)
+            : TypedResults.Problem($"There is no run {runId}.", statusCode: 404, title: "No such run");
     }
 }

@@ -7,6 +7,7 @@ using AnomalyMeta.Service.Jobs;
 using AnomalyMeta.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Quartz;
 
@@ -15,18 +16,27 @@ namespace AnomalyMeta.Service.Hosting;
 /// <summary>Wiring shared by the service host and the CLI: database, stores, scoring and the Quartz scheduler.</summary>
 public static class AnomalyMetaServices
 {
+    /// <summary>The health checks readiness runs (liveness runs none: a live process answers).</summary>
+    public const string ReadyTag = "ready";
+
     public static IServiceCollection AddAnomalyMeta(this IServiceCollection services, IConfiguration configuration)
     {
         string connectionString = PostgresSettings.Resolve(configuration.GetConnectionString("Postgres"));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         // /health answers for the database the service depends on: down or wrong, the service is not healthy.
-        services.AddHealthChecks().AddNpgSql(sp => sp.GetRequiredService<NpgsqlDataSource>(), name: "postgres");
+        services.AddHealthChecks()
+            .AddNpgSql(sp => sp.GetRequiredService<NpgsqlDataSource>(), name: "postgres", tags: [ReadyTag])
+            .AddCheck<ModelsHealthCheck>("models", tags: [ReadyTag]);
+        services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<SeriesRepository>();
         services.AddSingleton<ModelStore>();
         services.AddSingleton<ClusteringStore>();
         services.AddSingleton<RunLedger>();
-        services.AddSingleton(configuration.GetSection(ScoringOptions.Section).Get<ScoringOptions>() ?? new ScoringOptions());
+        // Settings are checked when the host starts (ValidateOnStart), each problem naming its setting.
+        services.AddOptions<ScoringOptions>().Bind(configuration.GetSection(ScoringOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ScoringOptions>>(new ProblemsValidator<ScoringOptions>(o => o.Problems()));
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<ScoringOptions>>().Value);
         services.AddSingleton<AnomalyQueries>();
         services.AddSingleton(configuration.GetSection(TrainingOptions.Section).Get<TrainingOptions>() ?? new TrainingOptions());
         services.AddSingleton<MorningScoring>();
@@ -37,6 +47,7 @@ public static class AnomalyMetaServices
 
         var scheduling = configuration.GetSection(MorningScheduleOptions.Section).Get<MorningScheduleOptions>() ?? new MorningScheduleOptions();
         scheduling.Validate();
+        services.AddSingleton(scheduling);
         services.AddQuartz(quartz =>
         {
             quartz.ConfigureScheduler(scheduler =>
@@ -60,12 +71,14 @@ public static class AnomalyMetaServices
                     ado.SchemaProvisioning = SchemaProvisioning.Validate;
                 });
             });
-            quartz.AddJob<MorningScoringJob>(job => job.WithIdentity(MorningScoringJob.Key).StoreDurably());
+            quartz.AddJob<MorningScoringJob>(job => job.WithIdentity(MorningScoringJob.Key).StoreDurably().RequestRecovery());
             quartz.AddTrigger(trigger => trigger
                 .ForJob(MorningScoringJob.Key)
                 .WithIdentity("morning", "anomalymeta")
                 .WithCronSchedule(scheduling.Cron, cron => cron
-                    .InTimeZone(TimeZoneInfo.FindSystemTimeZoneById(scheduling.TimeZone))));
+                    .InTimeZone(scheduling.Zone)
+                    // A morning missed while the service was down fires once when it is back, not once per missed day.
+                    .WithMisfireInstruction(CronTriggerMisfireInstruction.FireAndProceed)));
         });
         return services;
     }

@@ -13,12 +13,18 @@ public sealed class MorningScheduleOptions
     /// <summary>IANA time zone of the cron expression.</summary>
     public string TimeZone { get; set; } = "UTC";
 
+    /// <summary>The time zone of <see cref="TimeZone"/>.</summary>
+    public TimeZoneInfo Zone => TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
+
     public void Validate()
     {
         if (!CronExpression.TryParse(Cron, out _))
         {
             throw new InvalidOperationException($"Scheduling:Cron '{Cron}' is not a valid Quartz cron expression (seconds minutes hours day month weekday).");
         }
-        _ = TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out _))
+        {
+            throw new InvalidOperationException($"Scheduling:TimeZone '{TimeZone}' is not a time zone this machine knows (an IANA id such as Europe/Paris).");
+        }
     }
 }

@@ -7,11 +7,13 @@ namespace AnomalyMeta.Service.Jobs;
 
 /// <summary>
 /// The morning job: scores every series for one day. Thin on purpose: it reads what to score from the trigger's
-/// data (nothing for the cron trigger: yesterday, nightly) and hands over to <see cref="MorningScoring"/>.
-/// Never two at once: a rescore waits for the nightly run, and the other way round.
+/// data (nothing for the cron trigger: the day before the trigger's scheduled fire time, nightly) and hands over to
+/// <see cref="MorningScoring"/>. Never two at once: a rescore waits for the nightly run, and the other way round.
+/// The job requests recovery: when its process dies mid-run, the scheduler (this instance after a restart, or
+/// another instance of the cluster) fires it again and the run resumes after its last committed batch.
 /// </summary>
 [DisallowConcurrentExecution]
-public sealed class MorningScoringJob(MorningScoring scoring, TimeProvider clock) : IJob
+public sealed class MorningScoringJob(MorningScoring scoring, MorningScheduleOptions schedule) : IJob
 {
     public static readonly JobKey Key = new("morning-scoring", "anomalymeta");
 
@@ -19,6 +21,7 @@ public sealed class MorningScoringJob(MorningScoring scoring, TimeProvider clock
     public const string KindKey = "kind";
     public const string TriggeredByKey = "triggered_by";
     public const string ReasonKey = "reason";
+    public const string RunIdKey = "run_id";
 
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
@@ -28,19 +31,41 @@ public sealed class MorningScoringJob(MorningScoring scoring, TimeProvider clock
             Read(KindKey) == "rescore" ? RunKind.Rescore : RunKind.Nightly,
             Read(AsOfKey) is string asOf
                 ? DateOnly.ParseExact(asOf, "yyyy-MM-dd", CultureInfo.InvariantCulture)
-                : DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime).AddDays(-1),
+                : NightlyDate(ScheduledFireTime(context, Read), schedule.Zone),
             Read(TriggeredByKey) ?? $"quartz:{context.Trigger.Key.Name}",
-            Read(ReasonKey));
+            Read(ReasonKey),
+            Read(RunIdKey) is string runId ? long.Parse(runId, CultureInfo.InvariantCulture) : null);
         var summary = await scoring.RunAsync(request, cancellationToken);
         context.Result = summary;
     }
 
+    /// <summary>
+    /// The night a morning scores: the day before the morning's local date. Taken from the scheduled fire time, not
+    /// the clock, so a misfired morning fired late (or a recovered one fired again tomorrow) scores its own night.
+    /// </summary>
+    public static DateOnly NightlyDate(DateTimeOffset scheduledFireTime, TimeZoneInfo zone) =>
+        DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(scheduledFireTime, zone).DateTime).AddDays(-1);
+
+    // A recovered job fires from a new trigger: the original trigger's scheduled time travels in its job data.
+    private static DateTimeOffset ScheduledFireTime(IJobExecutionContext context, Func<string, string?> read) =>
+        context.Recovering && read(SchedulerConstants.FailedJobOriginalTriggerScheduledFireTime) is string millis
+            ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(millis, CultureInfo.InvariantCulture))
+            : context.ScheduledFireTimeUtc ?? context.FireTimeUtc;
+
     /// <summary>Job data for an on-demand run (rescore or a nightly run started by hand).</summary>
-    public static JobDataMap DataFor(ScoringRequest request) => new()
+    public static JobDataMap DataFor(ScoringRequest request)
     {
-        [AsOfKey] = request.AsOf.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-        [KindKey] = request.Kind == RunKind.Rescore ? "rescore" : "nightly",
-        [TriggeredByKey] = request.TriggeredBy,
-        [ReasonKey] = request.Reason ?? "",
-    };
+        var data = new JobDataMap
+        {
+            [AsOfKey] = request.AsOf.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            [KindKey] = request.Kind == RunKind.Rescore ? "rescore" : "nightly",
+            [TriggeredByKey] = request.TriggeredBy,
+            [ReasonKey] = request.Reason ?? "",
+        };
+        if (request.QueuedRunId is long runId)
+        {
+            data[RunIdKey] = runId.ToString(CultureInfo.InvariantCulture);
+        }
+        return data;
+    }
 }

@@ -12,6 +12,8 @@ public enum RunKind
 /// <summary>Where a scoring run stands.</summary>
 public enum RunStatus
 {
+    /// <summary>Accepted (a rescore over HTTP) and waiting for the scheduler to run it.</summary>
+    Queued,
     Running,
     Succeeded,
     Failed,
@@ -123,6 +125,7 @@ public static class LedgerNames
 
     public static string ToDatabase(this RunStatus status) => status switch
     {
+        RunStatus.Queued => "queued",
         RunStatus.Running => "running",
         RunStatus.Succeeded => "succeeded",
         RunStatus.Failed => "failed",
@@ -131,6 +134,7 @@ public static class LedgerNames
 
     public static RunStatus ParseRunStatus(string value) => value switch
     {
+        "queued" => RunStatus.Queued,
         "running" => RunStatus.Running,
         "succeeded" => RunStatus.Succeeded,
         "failed" => RunStatus.Failed,

@@ -53,6 +53,8 @@ public sealed class CsvIngestTests(PostgresFixture database) : IClassFixture<Pos
     [InlineData("s1,01/02/2026,1.0", "line 3, field 'timestamp': '01/02/2026' is not a date and time")]
     [InlineData("s1,2026-11-22T03:00:00Z", "line 3: 2 fields, the header has 3")]
     [InlineData("s1,2026-11-22T03:00:00Z,1.0,7", "line 3: 4 fields, the header has 3")]
+    [InlineData("s1 ,2026-11-22T03:00:00Z,1.0", "line 3, field 'series_key': 's1 ' has surrounding spaces")]
+    [InlineData("\"s\u00071\",2026-11-22T03:00:00Z,1.0", "line 3, field 'series_key': 's\\u00071' has surrounding spaces, control characters")]
     [InlineData("s1,0001-01-01T00:00:00Z,1.0", "line 3, field 'timestamp': '0001-01-01T00:00:00Z' is outside the accepted range 1900-01-01 to 2200-01-01")]
     [InlineData("s1,2200-01-01 00:00:00,1.0", "line 3, field 'timestamp': '2200-01-01 00:00:00' is outside the accepted range")]
     [InlineData("s1,2026-11-22T03:00:00Z,-3e38", "line 3, field 'value': '-3e38' is above 1E+30 in magnitude (scoring works in 32-bit floats")]

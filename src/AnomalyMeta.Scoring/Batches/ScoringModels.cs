@@ -31,6 +31,11 @@ public sealed class ScoringModels(
     public (ScoringModel? Model, SeriesStatus Status, string? Detail) Choose(SeriesHistory history, ReadOnlySpan<float> window)
     {
         string reason;
+        if (window.Length >= history.PointsPerDay && WindowRepair.CountObserved(window[^history.PointsPerDay..]) == 0)
+        {
+            // Said first: a series whose day has not arrived is late data to score later, whatever its history.
+            return (null, SeriesStatus.NoData, "no observation on the scoring day");
+        }
         if (history.ClusterId is not int clusterId || history.ClusterVersion != clusterVersion)
         {
             reason = clusterVersion is null ? "no clustering yet" : $"not yet in clustering {clusterVersion}";

@@ -108,10 +108,16 @@ public static class ObservationCsv
                 throw new InvalidDataException($"{name} line {line}: {csv.FieldCount} fields, the header has {headers.Count} "
                     + "(a missing value is an empty last field, e.g. 'key,2026-01-01T00:00:00Z,').");
             }
-            string key = Field(csv, index[0]);
+            string key = csv.GetStringOrNull(index[0]) ?? "";
             if (key.Length == 0)
             {
                 throw new InvalidDataException($"{name} line {line}, field 'series_key': empty.");
+            }
+            if (key.Trim().Length != key.Length || key.Any(char.IsControl) || key.Length > MaxKeyLength)
+            {
+                // Trimming or stripping would file the readings under another series than the sender meant.
+                throw new InvalidDataException($"{name} line {line}, field 'series_key': '{Printable(key)}' has surrounding spaces, control "
+                    + $"characters or more than {MaxKeyLength} characters; keys are stored exactly as written, so fix the export.");
             }
             var utc = Timestamp(name, line, Field(csv, index[1]));
             float value = Value(name, line, Field(csv, index[2]));
@@ -352,6 +358,13 @@ public static class ObservationCsv
             throw new InvalidDataException($"{name} line {exception.LineNumber}: malformed CSV ({exception.Message})", exception);
         }
     }
+
+    /// <summary>Longest series key accepted (the dashboard and the logs show keys whole).</summary>
+    public const int MaxKeyLength = 200;
+
+    /// <summary>A key as an error message can show it: control characters as \uXXXX.</summary>
+    private static string Printable(string key) =>
+        string.Concat(key.Take(MaxKeyLength).Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString()));
 
     private static string Field(CsvReader csv, int index) => index < csv.FieldCount ? (csv.GetStringOrNull(index) ?? "").Trim() : "";
 }

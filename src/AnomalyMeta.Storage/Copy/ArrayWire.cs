@@ -36,7 +36,17 @@ internal static class ArrayWire
             throw new InvalidDataException($"Expected a one-dimensional real[] (oid {Float4Oid}), found {dimensions} dimensions of oid {elementOid}.");
         }
 
+        if (wire.Length < 20)
+        {
+            throw new InvalidDataException($"A one-dimensional binary array needs 20 header bytes, found {wire.Length}.");
+        }
+
         var count = BinaryPrimitives.ReadInt32BigEndian(wire[12..]);
+        if (count < 0)
+        {
+            throw new InvalidDataException($"A binary array cannot have {count} elements.");
+        }
+
         if (count != destination.Length)
         {
             return count;
@@ -45,12 +55,24 @@ internal static class ArrayWire
         var position = 20;
         for (var i = 0; i < count; i++)
         {
+            // Every element is checked against the bytes left: a truncated or corrupt value is an error naming the
+            // element, never a read past the buffer or a value from the next element's bytes.
+            if (wire.Length - position < 4)
+            {
+                throw new InvalidDataException($"Binary array element {i} of {count}: its length is cut off at byte {wire.Length}.");
+            }
+
             var length = BinaryPrimitives.ReadInt32BigEndian(wire[position..]);
             position += 4;
-            if (length < 0)
+            if (length == -1)
             {
                 destination[i] = float.NaN;
                 continue;
+            }
+
+            if (length != sizeof(float) || wire.Length - position < sizeof(float))
+            {
+                throw new InvalidDataException($"Binary array element {i} of {count}: {length} bytes announced, {wire.Length - position} left; a real takes 4.");
             }
 
             destination[i] = BinaryPrimitives.ReadSingleBigEndian(wire[position..]);

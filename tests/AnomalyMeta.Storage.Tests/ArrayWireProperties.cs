@@ -1,0 +1,72 @@
+using System.Buffers.Binary;
+using AnomalyMeta.Storage.Copy;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+
+namespace AnomalyMeta.Storage.Tests;
+
+/// <summary>The binary array reader on any bytes: a value or its documented error, never another exception.</summary>
+public sealed class ArrayWireProperties
+{
+    [Property(MaxTest = 500)]
+    public bool Any_bytes_read_as_an_array_or_fail_with_InvalidDataException(byte[] wire, byte expected)
+    {
+        try
+        {
+            ArrayWire.CopyReals(wire, new float[expected % 8]);
+            return true;
+        }
+        catch (InvalidDataException)
+        {
+            return true;
+        }
+    }
+
+    [Property(MaxTest = 500)]
+    public bool A_well_formed_array_cut_anywhere_fails_with_InvalidDataException(float[] values, PositiveInt cut)
+    {
+        var wire = Encode(values);
+        int length = cut.Get % wire.Length;
+        try
+        {
+            ArrayWire.CopyReals(wire.AsSpan(0, length), new float[values.Length]);
+            // Only a cut that leaves the whole array readable can succeed: the empty array's 12 bytes, or all of it.
+            return values.Length == 0 && length >= 12;
+        }
+        catch (InvalidDataException)
+        {
+            return true;
+        }
+    }
+
+    [Property(MaxTest = 500)]
+    public bool Arrays_round_trip_bit_for_bit(float[] values)
+    {
+        var read = new float[values.Length];
+        int count = ArrayWire.CopyReals(Encode(values), read);
+        return count == values.Length && values.Select(BitConverter.SingleToInt32Bits).SequenceEqual(read.Select(BitConverter.SingleToInt32Bits));
+    }
+
+    /// <summary>array_send of a one-dimensional real[] (src/backend/utils/adt/arrayfuncs.c).</summary>
+    private static byte[] Encode(float[] values)
+    {
+        if (values.Length == 0)
+        {
+            var empty = new byte[12];
+            BinaryPrimitives.WriteUInt32BigEndian(empty.AsSpan(8), 700);
+            return empty;
+        }
+        var wire = new byte[20 + (8 * values.Length)];
+        BinaryPrimitives.WriteInt32BigEndian(wire, 1);
+        BinaryPrimitives.WriteUInt32BigEndian(wire.AsSpan(8), 700);
+        BinaryPrimitives.WriteInt32BigEndian(wire.AsSpan(12), values.Length);
+        BinaryPrimitives.WriteInt32BigEndian(wire.AsSpan(16), 1);
+        for (int i = 0; i < values.Length; i++)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(wire.AsSpan(20 + (8 * i)), 4);
+            BinaryPrimitives.WriteSingleBigEndian(wire.AsSpan(24 + (8 * i)), values[i]);
+        }
+        return wire;
+    }
+}

@@ -3,6 +3,7 @@ using System.Threading.RateLimiting;
 using AnomalyMeta.Scoring;
 using AnomalyMeta.Service.Api;
 using AnomalyMeta.Service.Hosting;
+using AnomalyMeta.Service.Jobs;
 using AnomalyMeta.Service.Security;
 using AnomalyMeta.Storage;
 using Microsoft.AspNetCore.Authentication;
@@ -28,6 +29,7 @@ if (DatabaseMigrator.Unusable(PostgresSettings.Resolve(builder.Configuration.Get
 builder.Services.AddSerilog(logger => logger.ReadFrom.Configuration(builder.Configuration).WriteTo.Console());
 builder.Services.AddAnomalyMeta(builder.Configuration);
 builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
+builder.Services.AddHostedService<UnfinishedRuns>();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 builder.Services.AddAuthentication(ApiKeyAuthentication.SchemeName)

@@ -223,6 +223,40 @@ public sealed class RunLedger
         }
     }
 
+    /// <summary>
+    /// Runs that did not finish: nightly runs of the last days left running or failed, and rescores still queued or
+    /// left running. The service starts them again when it starts; the ledger makes a second start harmless (a
+    /// succeeded run is not scored again, a resumed one skips its committed series).
+    /// </summary>
+    public async Task<IReadOnlyList<ScoringRunRecord>> UnfinishedAsync(DateOnly nightlySince, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(
+                $"""
+                select {RunColumns} from run
+                where (kind = 'nightly' and status in ('running', 'failed') and as_of >= @since)
+                   or (kind = 'rescore' and status in ('queued', 'running'))
+                order by run_id
+                """, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<DateOnly>("since", nightlySince));
+                var runs = new List<ScoringRunRecord>();
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        runs.Add(ReadRun(reader));
+                    }
+                }
+                return runs;
+            }
+        }
+    }
+
     /// <summary>How many series of the run have <paramref name="status"/>.</summary>
     public async Task<int> CountAsync(long runId, SeriesStatus status, CancellationToken cancellationToken)
     {
@@ -605,25 +639,28 @@ public sealed class RunLedger
                     return null;
                 }
 
-                return new ScoringRunRecord(
-                    RunId: reader.GetInt64(0),
-                    Kind: LedgerNames.ParseRunKind(reader.GetString(1)),
-                    AsOf: reader.GetFieldValue<DateOnly>(2),
-                    Status: LedgerNames.ParseRunStatus(reader.GetString(3)),
-                    SeriesTotal: reader.GetInt32(4),
-                    SeriesScored: reader.GetInt32(5),
-                    SeriesSkipped: reader.GetInt32(6),
-                    AnomaliesWritten: reader.GetInt32(7),
-                    BatchesDone: reader.GetInt32(8),
-                    StartedAt: reader.GetFieldValue<DateTimeOffset>(9),
-                    FinishedAt: reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
-                    ElapsedMs: reader.IsDBNull(11) ? null : reader.GetInt64(11),
-                    TriggeredBy: reader.GetString(12),
-                    Reason: reader.IsDBNull(13) ? null : reader.GetString(13),
-                    Error: reader.IsDBNull(14) ? null : reader.GetString(14));
+                return ReadRun(reader);
             }
         }
     }
+
+    /// <summary>A run from a reader positioned on a row of <see cref="RunColumns"/>.</summary>
+    private static ScoringRunRecord ReadRun(NpgsqlDataReader reader) => new(
+        RunId: reader.GetInt64(0),
+        Kind: LedgerNames.ParseRunKind(reader.GetString(1)),
+        AsOf: reader.GetFieldValue<DateOnly>(2),
+        Status: LedgerNames.ParseRunStatus(reader.GetString(3)),
+        SeriesTotal: reader.GetInt32(4),
+        SeriesScored: reader.GetInt32(5),
+        SeriesSkipped: reader.GetInt32(6),
+        AnomaliesWritten: reader.GetInt32(7),
+        BatchesDone: reader.GetInt32(8),
+        StartedAt: reader.GetFieldValue<DateTimeOffset>(9),
+        FinishedAt: reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
+        ElapsedMs: reader.IsDBNull(11) ? null : reader.GetInt64(11),
+        TriggeredBy: reader.GetString(12),
+        Reason: reader.IsDBNull(13) ? null : reader.GetString(13),
+        Error: reader.IsDBNull(14) ? null : reader.GetString(14));
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
     {

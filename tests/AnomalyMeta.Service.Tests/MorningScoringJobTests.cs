@@ -5,6 +5,7 @@ using AnomalyMeta.Scoring.Runs;
 using AnomalyMeta.Scoring.Training;
 using AnomalyMeta.Service.Hosting;
 using AnomalyMeta.Service.Jobs;
+using AnomalyMeta.Storage;
 using AnomalyMeta.Storage.Records;
 using AnomalyMeta.Testing;
 using Dapper;
@@ -50,6 +51,62 @@ public sealed class MorningScoringJobTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Runs_left_unfinished_are_finished_when_the_service_starts()
+    {
+        // Yesterday: the service finishes failed nightly runs of the last few days only.
+        var fleet = new SyntheticFleetOptions
+        {
+            SeriesCount = 150, HistoryDays = 14, Seed = 6, ScoringDay = DateOnly.FromDateTime(DateTime.UtcNow).AddDays(-1),
+        };
+        using var host = BuildHost();
+        var services = host.Services;
+        await services.GetRequiredService<SyntheticFleetIngest>().IngestAsync(new SyntheticSeriesGenerator(fleet), CancellationToken.None);
+        var lastHistoryDay = fleet.ScoringDay.AddDays(-1);
+        await services.GetRequiredService<ClusteringStep>().RunAsync(lastHistoryDay, fleet.HistoryDays, CancellationToken.None);
+        await services.GetRequiredService<MetaTrainingStep>().TrainAsync(lastHistoryDay,
+            new TrainingOptions { Iterations = 30, HistoryDays = fleet.HistoryDays, MaxSeriesPerCluster = 100 }, CancellationToken.None);
+        var ledger = services.GetRequiredService<RunLedger>();
+        // A nightly run whose process died, and a rescore accepted but never run (the service stopped first).
+        var nightly = await ledger.StartAsync(RunKind.Nightly, fleet.ScoringDay, "quartz:morning", null, 150, CancellationToken.None);
+        var queued = await ledger.QueueAsync(fleet.ScoringDay.AddDays(-1), "apikey:on-call", "feed fixed", CancellationToken.None);
+
+        await host.StartAsync();
+        var finished = await WaitAsync(ledger, [nightly.Run.RunId, queued.RunId]);
+        await host.StopAsync();
+
+        Assert.All(finished, run => Assert.Equal(RunStatus.Succeeded, run.Status));
+        Assert.All(finished, run => Assert.Equal(150, run.SeriesScored + run.SeriesSkipped));
+    }
+
+    private static async Task<List<ScoringRunRecord>> WaitAsync(RunLedger ledger, long[] runIds)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var runs = new List<ScoringRunRecord>();
+            foreach (long runId in runIds)
+            {
+                runs.Add((await ledger.GetAsync(runId, CancellationToken.None))!);
+            }
+            if (runs.All(r => r.Status is RunStatus.Succeeded or RunStatus.Failed) || clock.Elapsed > TimeSpan.FromMinutes(2))
+            {
+                return runs;
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public void The_night_scored_is_the_day_before_the_scheduled_morning_in_the_schedule_time_zone_not_the_wall_clock()
+    {
+        var tokyo = TimeZoneInfo.FindSystemTimeZoneById("Asia/Tokyo");
+
+        // 23:30 UTC on the 29th is 08:30 on the 30th in Tokyo: the night of the 29th, whenever the job actually runs.
+        Assert.Equal(new DateOnly(2026, 11, 29), MorningScoringJob.NightlyDate(new DateTimeOffset(2026, 11, 29, 23, 30, 0, TimeSpan.Zero), tokyo));
+        Assert.Equal(new DateOnly(2026, 11, 28), MorningScoringJob.NightlyDate(new DateTimeOffset(2026, 11, 29, 6, 0, 0, TimeSpan.Zero), TimeZoneInfo.Utc));
+    }
+
+    [Fact]
     public void An_invalid_cron_expression_is_refused_at_start_with_the_setting_named()
     {
         var error = Assert.Throws<InvalidOperationException>(() => BuildHost(("Scheduling:Cron", "every morning")));
@@ -67,6 +124,7 @@ public sealed class MorningScoringJobTests : IAsyncLifetime
         }
         builder.Services.AddAnomalyMeta(builder.Configuration);
         builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
+        builder.Services.AddHostedService<UnfinishedRuns>();
         return builder.Build();
     }
 }

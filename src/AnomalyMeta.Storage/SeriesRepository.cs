@@ -228,6 +228,10 @@ public sealed class SeriesRepository
         NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<DayRow> rows, DayWriteMode mode,
         CancellationToken cancellationToken)
     {
+        if (mode == DayWriteMode.New)
+        {
+            return await CopyNewDaysAsync(connection, rows, cancellationToken).ConfigureAwait(false);
+        }
         await ExecuteAsync(connection, transaction,
             "create temp table observation_stage (series_id integer not null, day date not null, points real[] not null) on commit drop",
             cancellationToken).ConfigureAwait(false);
@@ -289,6 +293,39 @@ public sealed class SeriesRepository
               """;
         var written = await connection.ExecuteAsync(new CommandDefinition(
             sql, transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return written;
+    }
+
+    /// <summary><see cref="DayWriteMode.New"/>: one COPY into observation_day; the transaction rolls back on any bad row.</summary>
+    private static async Task<long> CopyNewDaysAsync(NpgsqlConnection connection, IEnumerable<DayRow> rows, CancellationToken cancellationToken)
+    {
+        long written = 0;
+        try
+        {
+            var importer = await connection.BeginBinaryImportAsync(
+                "copy observation_day (series_id, day, points) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
+            await using (importer.ConfigureAwait(false))
+            {
+                foreach (var row in rows)
+                {
+                    if (row.Points is null || row.Points.Length == 0)
+                    {
+                        throw new ArgumentException($"Series {row.SeriesId} day {Day(row.Day)}: no points.", nameof(rows));
+                    }
+                    await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(row.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(row.Day, NpgsqlDbType.Date, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(row.Points, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+                    written++;
+                }
+                await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (PostgresException exception) when (exception.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ForeignKeyViolation)
+        {
+            throw new ArgumentException($"Observations rejected, nothing written: {exception.Detail ?? exception.MessageText} "
+                + "(new days only: merge or replace stored days with the other write modes).", nameof(rows), exception);
+        }
         return written;
     }
 

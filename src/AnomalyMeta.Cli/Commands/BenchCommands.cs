@@ -12,6 +12,7 @@ internal static class BenchCommands
         yield return BenchAdaptCommand.Create();
         yield return PeriodBenchCommand.Create();
         yield return ClustersBenchCommand.Create();
+        yield return BenchScaleCommand.Create();
         yield break;
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using AnomalyMeta.Core.Detection;
 using AnomalyMeta.Core.Forecasting;
 using AnomalyMeta.Core.Series;
@@ -20,6 +21,15 @@ namespace AnomalyMeta.Scoring.Batches;
 /// </summary>
 public sealed class BatchScorer(DetectionOptions detection)
 {
+    /// <summary>Time spent building tasks (windows, scales, inputs) over every call so far.</summary>
+    public TimeSpan EncodeTime { get; private set; }
+
+    /// <summary>Time spent adapting and forecasting (the two adaptations of each task) over every call so far.</summary>
+    public TimeSpan AdaptTime { get; private set; }
+
+    /// <summary>Time spent turning forecasts into scores, flags and detector states over every call so far.</summary>
+    public TimeSpan ScoreTime { get; private set; }
+
     /// <param name="model">The meta-learner and task shape.</param>
     /// <param name="detail">Status detail of every scored member (which model scored it, if not its cluster's), or null.</param>
     /// <param name="batch">Windows of the batch's series, the scoring day last.</param>
@@ -31,6 +41,7 @@ public sealed class BatchScorer(DetectionOptions detection)
     public void Score(ScoringModel model, string? detail, SeriesHistoryBatch batch, ReadOnlySpan<int> members,
         ReadOnlySpan<PreviousDay> previous, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies)
     {
+        long started = Stopwatch.GetTimestamp();
         int count = members.Length;
         int day = model.PointsPerDay;
         int windowLength = batch.DaysBack * day;
@@ -100,11 +111,15 @@ public sealed class BatchScorer(DetectionOptions detection)
                 accepted[tasks++] = s;
             }
 
+            long encoded = Stopwatch.GetTimestamp();
+            EncodeTime += Stopwatch.GetElapsedTime(started, encoded);
             model.Adapter.AdaptAndPredict(tasks, k, supportX.AsSpan(0, tasks * k * inputs), supportY.AsSpan(0, tasks * k),
                 day, queryX.AsSpan(0, tasks * day * inputs), model.AdaptationSteps, predictions.AsSpan(0, tasks * day));
             model.Adapter.AdaptAndPredict(tasks, firstHalf, halfX.AsSpan(0, tasks * firstHalf * inputs), halfY.AsSpan(0, tasks * firstHalf),
                 secondHalf, checkX.AsSpan(0, tasks * secondHalf * inputs), model.AdaptationSteps, checkPredictions.AsSpan(0, tasks * secondHalf));
 
+            long adapted = Stopwatch.GetTimestamp();
+            AdaptTime += Stopwatch.GetElapsedTime(encoded, adapted);
             var dayStart = new DateTimeOffset(batch.AsOf.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
             var step = TimeSpan.FromDays(1) / day;
             int quietPoints = (int)Math.Round(detection.QuietDays * day);
@@ -178,6 +193,7 @@ public sealed class BatchScorer(DetectionOptions detection)
                 outcomes.Add(new SeriesOutcome(seriesId, SeriesStatus.Scored, detail, scored, forecast, scores,
                     new DetectorState(finalScale * scale.StepScale, finalPeak * scale.StepScale)));
             }
+            ScoreTime += Stopwatch.GetElapsedTime(adapted);
         }
         finally
         {

@@ -71,19 +71,31 @@ public sealed class MorningScoring(
             var scorer = new BatchScorer(options.Detection);
             var outcomes = new List<SeriesOutcome>(options.BatchSize);
             var anomalies = new List<AnomalyRow>();
-            await foreach (var batch in series.ReadHistoryAsync(request.AsOf, scoringModels.DaysToRead(options.DaysRead), options.BatchSize, cancellationToken))
+            TimeSpan read = TimeSpan.Zero, write = TimeSpan.Zero;
+            await using var batches = series.ReadHistoryAsync(request.AsOf, scoringModels.DaysToRead(options.DaysRead), options.BatchSize, cancellationToken)
+                .GetAsyncEnumerator(cancellationToken);
+            while (true)
             {
+                long reading = Stopwatch.GetTimestamp();
+                if (!await batches.MoveNextAsync())
+                {
+                    break;
+                }
+                var batch = batches.Current;
                 using var batchActivity = ScoringTelemetry.Source.StartActivity("scoring batch");
                 var batchClock = Stopwatch.StartNew();
                 outcomes.Clear();
                 anomalies.Clear();
                 var states = await queries.DetectorStatesAsync(request.AsOf.AddDays(-1), BatchIds(batch), cancellationToken);
+                read += Stopwatch.GetElapsedTime(reading);
                 ScoreBatch(scorer, batch, scoringModels, done, states, options.Detection.QuietDays, outcomes, anomalies);
                 if (outcomes.Count == 0)
                 {
                     continue;
                 }
+                long writing = Stopwatch.GetTimestamp();
                 await ledger.CommitBatchAsync(runId, request.AsOf, outcomes, anomalies, cancellationToken);
+                write += Stopwatch.GetElapsedTime(writing);
 
                 int scored = 0;
                 foreach (var outcome in outcomes)
@@ -110,7 +122,12 @@ public sealed class MorningScoring(
                 logger.MostlyNoData(runId, noData, seriesTotal);
             }
             logger.RunSucceeded(runId, finished.SeriesScored, finished.SeriesSkipped, finished.AnomaliesWritten, clock.ElapsedMilliseconds);
-            return Summarise(finished, alreadyDone: false, clock.Elapsed) with { SeriesNoData = noData, SeriesTotal = seriesTotal };
+            return Summarise(finished, alreadyDone: false, clock.Elapsed) with
+            {
+                SeriesNoData = noData,
+                SeriesTotal = seriesTotal,
+                Phases = new ScoringPhases(read, scorer.EncodeTime, scorer.AdaptTime, scorer.ScoreTime, write),
+            };
         }
         catch (Exception exception)
         {

@@ -20,7 +20,8 @@ public sealed record ScoringSummary(
     int Batches,
     TimeSpan Elapsed,
     int SeriesNoData = 0,
-    int SeriesTotal = 0)
+    int SeriesTotal = 0,
+    ScoringPhases? Phases = null)
 {
     /// <summary>More than half the series had no data for the day: the feed is probably late (the run says so in its error column).</summary>
     public bool MostlyWithoutData => SeriesTotal > 0 && SeriesNoData * 2 > SeriesTotal;
@@ -28,3 +29,6 @@ public sealed record ScoringSummary(
     /// <summary>Not one series had data for the day: nothing could be scored.</summary>
     public bool NoDataAtAll => SeriesTotal > 0 && SeriesNoData == SeriesTotal;
 }
+
+/// <summary>Where a run's time went: reading windows and detector states, building tasks, adapting and forecasting, scoring, committing.</summary>
+public sealed record ScoringPhases(TimeSpan Read, TimeSpan Encode, TimeSpan Adapt, TimeSpan Score, TimeSpan Write);

@@ -24,6 +24,12 @@ public enum DayWriteMode
 
     /// <summary>The row replaces the stored day whole, NaN points included.</summary>
     Replace,
+
+    /// <summary>
+    /// Days not stored yet (a new fleet, a backfill into empty days): binary COPY straight into the table, without the
+    /// staging table, its checks and the merge. A day already stored fails the whole write, naming it.
+    /// </summary>
+    New,
 }
 
 /// <summary>

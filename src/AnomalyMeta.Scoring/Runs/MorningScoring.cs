@@ -69,45 +69,7 @@ public sealed class MorningScoring(
                 ? await ledger.CompletedSeriesAsync(runId, cancellationToken)
                 : new HashSet<int>();
             var scorer = new BatchScorer(options.Detection);
-            var outcomes = new List<SeriesOutcome>(options.BatchSize);
-            var anomalies = new List<AnomalyRow>();
-            TimeSpan read = TimeSpan.Zero, write = TimeSpan.Zero;
-            await using var batches = series.ReadHistoryAsync(request.AsOf, scoringModels.DaysToRead(options.DaysRead), options.BatchSize, cancellationToken)
-                .GetAsyncEnumerator(cancellationToken);
-            while (true)
-            {
-                long reading = Stopwatch.GetTimestamp();
-                if (!await batches.MoveNextAsync())
-                {
-                    break;
-                }
-                var batch = batches.Current;
-                using var batchActivity = ScoringTelemetry.Source.StartActivity("scoring batch");
-                var batchClock = Stopwatch.StartNew();
-                outcomes.Clear();
-                anomalies.Clear();
-                var states = await queries.DetectorStatesAsync(request.AsOf.AddDays(-1), BatchIds(batch), cancellationToken);
-                read += Stopwatch.GetElapsedTime(reading);
-                ScoreBatch(scorer, batch, scoringModels, done, states, options.Detection.QuietDays, outcomes, anomalies);
-                if (outcomes.Count == 0)
-                {
-                    continue;
-                }
-                long writing = Stopwatch.GetTimestamp();
-                await ledger.CommitBatchAsync(runId, request.AsOf, outcomes, anomalies, cancellationToken);
-                write += Stopwatch.GetElapsedTime(writing);
-
-                int scored = 0;
-                foreach (var outcome in outcomes)
-                {
-                    scored += outcome.Status == SeriesStatus.Scored ? 1 : 0;
-                }
-                ScoringTelemetry.SeriesScored.Add(scored);
-                ScoringTelemetry.SeriesSkipped.Add(outcomes.Count - scored);
-                ScoringTelemetry.AnomaliesWritten.Add(anomalies.Count);
-                ScoringTelemetry.BatchSeconds.Record(batchClock.Elapsed.TotalSeconds);
-                logger.BatchCommitted(outcomes.Count, scored, outcomes.Count - scored, anomalies.Count, batchClock.ElapsedMilliseconds);
-            }
+            var (read, write) = await ScoreAllAsync(request, runId, scoringModels, done, scorer, cancellationToken);
             // A night scored before its feed landed must not pass for a quiet night: the run says so in the ledger
             // and the log (and `score` in its exit code); rerunning the date once the data is in scores those series.
             int noData = await ledger.CountAsync(runId, SeriesStatus.NoData, cancellationToken);
@@ -136,6 +98,83 @@ public sealed class MorningScoring(
             await ledger.FinishAsync(runId, RunStatus.Failed, exception.Message, CancellationToken.None);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Scores every batch, three deep: while batch N is scored, batch N + 1 is read (windows and yesterday's detector
+    /// states) and batch N − 1 is committed, so the database works while the CPU scores. Commits stay in order, one in
+    /// flight. Returns the time spent waiting for reads and for commits (what the overlap did not hide).
+    /// </summary>
+    private async Task<(TimeSpan Read, TimeSpan Write)> ScoreAllAsync(ScoringRequest request, long runId, ScoringModels scoringModels,
+        IReadOnlySet<int> done, BatchScorer scorer, CancellationToken cancellationToken)
+    {
+        TimeSpan read = TimeSpan.Zero, write = TimeSpan.Zero;
+        await using var batches = series.ReadHistoryAsync(request.AsOf, scoringModels.DaysToRead(options.DaysRead), options.BatchSize, cancellationToken)
+            .GetAsyncEnumerator(cancellationToken);
+        async Task<(SeriesHistoryBatch Batch, IReadOnlyDictionary<int, DetectorState> States)?> ReadNextAsync()
+        {
+            if (!await batches.MoveNextAsync())
+            {
+                return null;
+            }
+            var batch = batches.Current;
+            return (batch, await queries.DetectorStatesAsync(request.AsOf.AddDays(-1), BatchIds(batch), cancellationToken));
+        }
+
+        var next = ReadNextAsync();
+        Task commit = Task.CompletedTask;
+        try
+        {
+            while (true)
+            {
+                long reading = Stopwatch.GetTimestamp();
+                var current = await next;
+                read += Stopwatch.GetElapsedTime(reading);
+                if (current is not var (batch, states))
+                {
+                    break;
+                }
+                next = ReadNextAsync();
+                var batchClock = Stopwatch.StartNew();
+                var outcomes = new List<SeriesOutcome>(batch.Count);
+                var anomalies = new List<AnomalyRow>();
+                ScoreBatch(scorer, batch, scoringModels, done, states, options.Detection.QuietDays, outcomes, anomalies);
+                long writing = Stopwatch.GetTimestamp();
+                await commit;
+                write += Stopwatch.GetElapsedTime(writing);
+                if (outcomes.Count > 0)
+                {
+                    commit = CommitAsync(runId, request.AsOf, outcomes, anomalies, batchClock, cancellationToken);
+                }
+            }
+            long last = Stopwatch.GetTimestamp();
+            await commit;
+            write += Stopwatch.GetElapsedTime(last);
+            return (read, write);
+        }
+        catch
+        {
+            // Nothing may still use the reader's connection or commit when the run is marked failed.
+            await Task.WhenAll(next.ContinueWith(_ => { }, TaskScheduler.Default), commit.ContinueWith(_ => { }, TaskScheduler.Default));
+            throw;
+        }
+    }
+
+    private async Task CommitAsync(long runId, DateOnly asOf, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies, Stopwatch batchClock,
+        CancellationToken cancellationToken)
+    {
+        using var batchActivity = ScoringTelemetry.Source.StartActivity("scoring batch");
+        await ledger.CommitBatchAsync(runId, asOf, outcomes, anomalies, cancellationToken);
+        int scored = 0;
+        foreach (var outcome in outcomes)
+        {
+            scored += outcome.Status == SeriesStatus.Scored ? 1 : 0;
+        }
+        ScoringTelemetry.SeriesScored.Add(scored);
+        ScoringTelemetry.SeriesSkipped.Add(outcomes.Count - scored);
+        ScoringTelemetry.AnomaliesWritten.Add(anomalies.Count);
+        ScoringTelemetry.BatchSeconds.Record(batchClock.Elapsed.TotalSeconds);
+        logger.BatchCommitted(outcomes.Count, scored, outcomes.Count - scored, anomalies.Count, batchClock.ElapsedMilliseconds);
     }
 
     /// <summary>

@@ -93,7 +93,10 @@ public sealed class MorningScoringTests(PreparedFleetFixture fixture) : IClassFi
         await new ClusteringStep(fleet.Series, fleet.Clusterings, NullLogger<ClusteringStep>.Instance)
             .AssignNewAsync(day, options.HistoryDays, CancellationToken.None);
         // Registered after training, at a step no model was trained for: not even a generic model can score it.
-        await fleet.Series.RegisterAsync([new($"{prefix}/unknown-step", 900)], CancellationToken.None);
+        var unknownStep = await fleet.Series.RegisterAsync([new($"{prefix}/unknown-step", 900)], CancellationToken.None);
+        // With data on the day: a series without any is no_data before anything else is asked of it.
+        await fleet.Series.WriteObservationsAsync([new DayRow(unknownStep[$"{prefix}/unknown-step"], day, Enumerable.Repeat(1f, 96).ToArray())],
+            CancellationToken.None);
 
         var summary = await fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Rescore, day, "test", "bad series"), CancellationToken.None);
         var lines = (await fleet.Queries.SeriesOfRunAsync(summary.RunId, CancellationToken.None)).ToDictionary(l => l.SeriesKey);

@@ -184,8 +184,19 @@ public sealed class FastAdapter
         var last = _sizes.Length - 2;
         for (var step = 0; step < steps; step++)
         {
-            // Pass 1: every support point's activations and deltas with the current fast weights.
-            for (var k = 0; k < supportSize; k++)
+            TransposeHiddenWeights(workspace);
+            // Pass 1: every support point's activations and deltas with the current fast weights, two points at a
+            // time through the forward pass (one load of each weight row serves both).
+            var k = 0;
+            for (; k + 1 < supportSize; k += 2)
+            {
+                var (first, second) = ForwardPair(workspace, supportX.Slice(k * inputs, 2 * inputs), k);
+                workspace.Deltas[workspace.DeltaOffset(last, k)] = (first - supportY[k]) * lossScale;
+                workspace.Deltas[workspace.DeltaOffset(last, k + 1)] = (second - supportY[k + 1]) * lossScale;
+                BackpropagatePair(workspace, k);
+            }
+
+            if (k < supportSize)
             {
                 var output = Forward(workspace, supportX.Slice(k * inputs, inputs), k);
                 workspace.Deltas[workspace.DeltaOffset(last, k)] = (output - supportY[k]) * lossScale;
@@ -199,9 +210,113 @@ public sealed class FastAdapter
             }
         }
 
-        for (var q = 0; q < predictions.Length; q++)
+        workspace.EnsurePoints(2);
+        var q = 0;
+        for (; q + 1 < predictions.Length; q += 2)
+        {
+            (predictions[q], predictions[q + 1]) = ForwardPair(workspace, queryX.Slice(q * inputs, 2 * inputs), 0);
+        }
+
+        if (q < predictions.Length)
         {
             predictions[q] = Forward(workspace, queryX.Slice(q * inputs, inputs), 0);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> of two consecutive points (<paramref name="x"/> holds both), stored in rows
+    /// <paramref name="k"/> and k + 1. Layers whose width is a multiple of 40 run both points in one pass over the
+    /// weights (ten accumulators: the FMA units stay busy instead of waiting on five dependent chains).
+    /// </summary>
+    private (float First, float Second) ForwardPair(Workspace workspace, ReadOnlySpan<float> x, int k)
+    {
+        var inputs = _sizes[0];
+        ref var theta = ref MemoryMarshal.GetArrayDataReference(workspace.Theta);
+        ref var activations = ref MemoryMarshal.GetArrayDataReference(workspace.Activations);
+        ref var inputA = ref Unsafe.Add(ref activations, workspace.ActivationOffset(0, k));
+        ref var inputB = ref Unsafe.Add(ref activations, workspace.ActivationOffset(0, k + 1));
+        for (var i = 0; i < inputs; i++)
+        {
+            Unsafe.Add(ref inputA, i) = (x[i] - _inputMean[i]) * _inputInverseScale[i];
+            Unsafe.Add(ref inputB, i) = (x[inputs + i] - _inputMean[i]) * _inputInverseScale[i];
+        }
+
+        var layers = _sizes.Length - 1;
+        for (var l = 0; l < layers - 1; l++)
+        {
+            int n = _sizes[l], m = _sizes[l + 1];
+            ref var a = ref Unsafe.Add(ref activations, workspace.ActivationOffset(l, k));
+            ref var b = ref Unsafe.Add(ref activations, workspace.ActivationOffset(l, k + 1));
+            ref var outA = ref Unsafe.Add(ref activations, workspace.ActivationOffset(l + 1, k));
+            ref var outB = ref Unsafe.Add(ref activations, workspace.ActivationOffset(l + 1, k + 1));
+            ref var weights = ref Unsafe.Add(ref theta, _weightOffsets[l]);
+            ref var bias = ref Unsafe.Add(ref theta, _biasOffsets[l]);
+            if (Vector256.IsHardwareAccelerated && m % 40 == 0)
+            {
+                AffinePair(ref a, ref b, n, ref weights, ref bias, ref outA, ref outB, m);
+            }
+            else
+            {
+                Affine(ref a, n, ref weights, ref bias, ref outA, m);
+                Affine(ref b, n, ref weights, ref bias, ref outB, m);
+            }
+
+            Relu(ref outA, m);
+            Relu(ref outB, m);
+        }
+
+        int width = _sizes[layers - 1];
+        ref var lastWeights = ref Unsafe.Add(ref theta, _weightOffsets[layers - 1]);
+        var lastBias = Unsafe.Add(ref theta, _biasOffsets[layers - 1]);
+        return (
+            lastBias + Dot(ref Unsafe.Add(ref activations, workspace.ActivationOffset(layers - 1, k)), ref lastWeights, width),
+            lastBias + Dot(ref Unsafe.Add(ref activations, workspace.ActivationOffset(layers - 1, k + 1)), ref lastWeights, width));
+    }
+
+    // Affine of two inputs at once, m a multiple of 40: each weight row is loaded once for both.
+    private static void AffinePair(ref float inputA, ref float inputB, int n, ref float weights, ref float bias, ref float outputA, ref float outputB, int m)
+    {
+        for (var j = 0; j < m; j += 40)
+        {
+            var a0 = Vector256.LoadUnsafe(ref bias, (nuint)j);
+            var a1 = Vector256.LoadUnsafe(ref bias, (nuint)(j + 8));
+            var a2 = Vector256.LoadUnsafe(ref bias, (nuint)(j + 16));
+            var a3 = Vector256.LoadUnsafe(ref bias, (nuint)(j + 24));
+            var a4 = Vector256.LoadUnsafe(ref bias, (nuint)(j + 32));
+            Vector256<float> b0 = a0, b1 = a1, b2 = a2, b3 = a3, b4 = a4;
+            ref var row = ref Unsafe.Add(ref weights, j);
+            for (var i = 0; i < n; i++)
+            {
+                var xa = Vector256.Create(Unsafe.Add(ref inputA, i));
+                var xb = Vector256.Create(Unsafe.Add(ref inputB, i));
+                var w = Vector256.LoadUnsafe(ref row);
+                a0 = Vector256.FusedMultiplyAdd(xa, w, a0);
+                b0 = Vector256.FusedMultiplyAdd(xb, w, b0);
+                w = Vector256.LoadUnsafe(ref row, 8);
+                a1 = Vector256.FusedMultiplyAdd(xa, w, a1);
+                b1 = Vector256.FusedMultiplyAdd(xb, w, b1);
+                w = Vector256.LoadUnsafe(ref row, 16);
+                a2 = Vector256.FusedMultiplyAdd(xa, w, a2);
+                b2 = Vector256.FusedMultiplyAdd(xb, w, b2);
+                w = Vector256.LoadUnsafe(ref row, 24);
+                a3 = Vector256.FusedMultiplyAdd(xa, w, a3);
+                b3 = Vector256.FusedMultiplyAdd(xb, w, b3);
+                w = Vector256.LoadUnsafe(ref row, 32);
+                a4 = Vector256.FusedMultiplyAdd(xa, w, a4);
+                b4 = Vector256.FusedMultiplyAdd(xb, w, b4);
+                row = ref Unsafe.Add(ref row, m);
+            }
+
+            a0.StoreUnsafe(ref outputA, (nuint)j);
+            a1.StoreUnsafe(ref outputA, (nuint)(j + 8));
+            a2.StoreUnsafe(ref outputA, (nuint)(j + 16));
+            a3.StoreUnsafe(ref outputA, (nuint)(j + 24));
+            a4.StoreUnsafe(ref outputA, (nuint)(j + 32));
+            b0.StoreUnsafe(ref outputB, (nuint)j);
+            b1.StoreUnsafe(ref outputB, (nuint)(j + 8));
+            b2.StoreUnsafe(ref outputB, (nuint)(j + 16));
+            b3.StoreUnsafe(ref outputB, (nuint)(j + 24));
+            b4.StoreUnsafe(ref outputB, (nuint)(j + 32));
         }
     }
 
@@ -240,13 +355,87 @@ public sealed class FastAdapter
         return result;
     }
 
+    /// <summary>
+    /// Copies each hidden layer's fast weights W [n, m] transposed into the workspace ([m, n]), for the step's
+    /// backward passes: the deltas of a layer then flow down like a forward pass (see <see cref="BackpropagatePair"/>).
+    /// </summary>
+    private void TransposeHiddenWeights(Workspace workspace)
+    {
+        for (var l = 1; l < _sizes.Length - 1; l++)
+        {
+            int n = _sizes[l], m = _sizes[l + 1];
+            if (m == 1 || n % 40 != 0)
+            {
+                continue;
+            }
+
+            var weights = workspace.Theta.AsSpan(_weightOffsets[l], n * m);
+            var transposed = workspace.Transposed.AsSpan(_weightOffsets[l], n * m);
+            for (var i = 0; i < n; i++)
+            {
+                for (var j = 0; j < m; j++)
+                {
+                    transposed[(j * n) + i] = weights[(i * m) + j];
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="BackpropagatePoint"/> for points k and k + 1. A layer of a width that is a multiple of 40 sends both
+    /// points' deltas down in one pass over its transposed weights (previous = Wᵀ-rows times delta, as an affine map
+    /// without bias), then masks them by the ReLU; other layers go point by point.
+    /// </summary>
+    private void BackpropagatePair(Workspace workspace, int k)
+    {
+        ref var activations = ref MemoryMarshal.GetArrayDataReference(workspace.Activations);
+        ref var deltas = ref MemoryMarshal.GetArrayDataReference(workspace.Deltas);
+        ref var transposed = ref MemoryMarshal.GetArrayDataReference(workspace.Transposed);
+        ref var zeros = ref MemoryMarshal.GetArrayDataReference(workspace.Zeros);
+        for (var l = _sizes.Length - 2; l > 0; l--)
+        {
+            int n = _sizes[l], m = _sizes[l + 1];
+            if (m == 1 || n % 40 != 0 || !Vector256.IsHardwareAccelerated)
+            {
+                BackpropagateLayer(workspace, l, k);
+                BackpropagateLayer(workspace, l, k + 1);
+                continue;
+            }
+
+            ref var previousA = ref Unsafe.Add(ref deltas, workspace.DeltaOffset(l - 1, k));
+            ref var previousB = ref Unsafe.Add(ref deltas, workspace.DeltaOffset(l - 1, k + 1));
+            AffinePair(ref Unsafe.Add(ref deltas, workspace.DeltaOffset(l, k)), ref Unsafe.Add(ref deltas, workspace.DeltaOffset(l, k + 1)), m,
+                ref Unsafe.Add(ref transposed, _weightOffsets[l]), ref zeros, ref previousA, ref previousB, n);
+            MaskInactive(ref Unsafe.Add(ref activations, workspace.ActivationOffset(l, k)), ref previousA, n);
+            MaskInactive(ref Unsafe.Add(ref activations, workspace.ActivationOffset(l, k + 1)), ref previousB, n);
+        }
+    }
+
+    // delta[i] = 0 where the ReLU output input[i] is 0 (n a multiple of 8).
+    private static void MaskInactive(ref float input, ref float delta, int n)
+    {
+        for (var i = 0; i < n; i += Vector256<float>.Count)
+        {
+            var active = Vector256.GreaterThan(Vector256.LoadUnsafe(ref input, (nuint)i), Vector256<float>.Zero);
+            (Vector256.LoadUnsafe(ref delta, (nuint)i) & active).StoreUnsafe(ref delta, (nuint)i);
+        }
+    }
+
     /// <summary>Given point k's output delta, fills its deltas (d loss / d pre-activation) of every hidden layer.</summary>
     private void BackpropagatePoint(Workspace workspace, int k)
+    {
+        for (var l = _sizes.Length - 2; l > 0; l--)
+        {
+            BackpropagateLayer(workspace, l, k);
+        }
+    }
+
+    /// <summary>Point k's deltas of layer l − 1 from its deltas of layer l.</summary>
+    private void BackpropagateLayer(Workspace workspace, int l, int k)
     {
         ref var theta = ref MemoryMarshal.GetArrayDataReference(workspace.Theta);
         ref var activations = ref MemoryMarshal.GetArrayDataReference(workspace.Activations);
         ref var deltas = ref MemoryMarshal.GetArrayDataReference(workspace.Deltas);
-        for (var l = _sizes.Length - 2; l > 0; l--)
         {
             int n = _sizes[l], m = _sizes[l + 1];
             ref var input = ref Unsafe.Add(ref activations, workspace.ActivationOffset(l, k));   // ReLU output of layer l - 1
@@ -311,12 +500,33 @@ public sealed class FastAdapter
             ref var row = ref Unsafe.Add(ref weights, i * m);
             if (Vector256.IsHardwareAccelerated)
             {
-                // Five registers per 40 outputs; no branch on inactive units (see Affine).
+                // Ten registers per 40 outputs, even and odd points apart: ten independent FMA chains keep both units
+                // busy where five wait on their own latency. No branch on inactive units (see Affine).
                 for (; j <= m - 40; j += 40)
                 {
                     Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default, g4 = default;
+                    Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default, h4 = default;
                     ref var d = ref Unsafe.Add(ref deltas, j);
-                    for (var k = 0; k < points; k++)
+                    var k = 0;
+                    for (; k + 1 < points; k += 2)
+                    {
+                        var va = Vector256.Create(Unsafe.Add(ref activations, (k * n) + i));
+                        var vb = Vector256.Create(Unsafe.Add(ref activations, ((k + 1) * n) + i));
+                        ref var e = ref Unsafe.Add(ref d, m);
+                        g0 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d), g0);
+                        h0 = Vector256.FusedMultiplyAdd(vb, Vector256.LoadUnsafe(ref e), h0);
+                        g1 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 8), g1);
+                        h1 = Vector256.FusedMultiplyAdd(vb, Vector256.LoadUnsafe(ref e, 8), h1);
+                        g2 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 16), g2);
+                        h2 = Vector256.FusedMultiplyAdd(vb, Vector256.LoadUnsafe(ref e, 16), h2);
+                        g3 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 24), g3);
+                        h3 = Vector256.FusedMultiplyAdd(vb, Vector256.LoadUnsafe(ref e, 24), h3);
+                        g4 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 32), g4);
+                        h4 = Vector256.FusedMultiplyAdd(vb, Vector256.LoadUnsafe(ref e, 32), h4);
+                        d = ref Unsafe.Add(ref d, 2 * m);
+                    }
+
+                    if (k < points)
                     {
                         var va = Vector256.Create(Unsafe.Add(ref activations, (k * n) + i));
                         g0 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d), g0);
@@ -324,14 +534,13 @@ public sealed class FastAdapter
                         g2 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 16), g2);
                         g3 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 24), g3);
                         g4 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref d, 32), g4);
-                        d = ref Unsafe.Add(ref d, m);
                     }
 
-                    g0.StoreUnsafe(ref gradient, (nuint)j);
-                    g1.StoreUnsafe(ref gradient, (nuint)(j + 8));
-                    g2.StoreUnsafe(ref gradient, (nuint)(j + 16));
-                    g3.StoreUnsafe(ref gradient, (nuint)(j + 24));
-                    g4.StoreUnsafe(ref gradient, (nuint)(j + 32));
+                    (g0 + h0).StoreUnsafe(ref gradient, (nuint)j);
+                    (g1 + h1).StoreUnsafe(ref gradient, (nuint)(j + 8));
+                    (g2 + h2).StoreUnsafe(ref gradient, (nuint)(j + 16));
+                    (g3 + h3).StoreUnsafe(ref gradient, (nuint)(j + 24));
+                    (g4 + h4).StoreUnsafe(ref gradient, (nuint)(j + 32));
                 }
 
                 for (; j <= m - 8; j += 8)
@@ -593,6 +802,12 @@ public sealed class FastAdapter
         public float[] Theta { get; } = new float[adapter._parameterCount];
 
         public float[] Gradient { get; } = new float[adapter._maxWidth];
+
+        /// <summary>The hidden layers' fast weights transposed, at the same offsets as in <see cref="Theta"/>.</summary>
+        public float[] Transposed { get; } = new float[adapter._parameterCount];
+
+        /// <summary>A zero bias for the backward passes.</summary>
+        public float[] Zeros { get; } = new float[adapter._maxWidth];
 
         public float[] Activations { get; private set; } = new float[adapter._activationCount];
 

@@ -9,6 +9,7 @@ public sealed class AdaptationAgreementTests
     {
         { [40, 40], false },
         { [40, 40], true },
+        { [40, 80, 40], true },   // three hidden layers of multiples of 40: the paired passes through every layer
         { [5, 9, 3], false },   // widths that are not multiples of the vector length exercise the scalar tails
         { [5, 9, 3], true },
     };

@@ -17,10 +17,12 @@ internal static class BenchAdaptCommand
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON to this file." };
         var engine = new Option<AdaptEngine>("--engine") { Description = "fast: the Vector256 C# kernel; torch: TorchSharp batched bmm.", DefaultValueFactory = _ => AdaptEngine.Fast };
         var threads = new Option<int>("--threads") { Description = "Adapter and libtorch threads.", DefaultValueFactory = _ => 2 };
-        var checkpoint = new Option<FileInfo?>("--checkpoint") { Description = "Adapt from this meta-learner checkpoint instead of a freshly initialised 1-40-40-1 network." };
-        var command = new Command("adapt", "Adapt N independent tasks from K support points and forecast K points: series per second and peak RSS.")
+        var checkpoint = new Option<FileInfo?>("--checkpoint") { Description = "Adapt from this meta-learner checkpoint instead of a freshly initialised inputs-40-40-1 network." };
+        var inputs = new Option<int>("--inputs") { Description = "Inputs per point (the morning job's one-step task has 9).", DefaultValueFactory = _ => 1 };
+        var query = new Option<int?>("--query") { Description = "Points forecast per series (default: K; the morning job forecasts one day, 24 hourly points)." };
+        var command = new Command("adapt", "Adapt N independent tasks from K support points and forecast: series per second, GFLOP/s against the CPU's ceiling, peak RSS.")
         {
-            series, k, steps, json, engine, threads, checkpoint,
+            series, k, steps, json, engine, threads, checkpoint, inputs, query,
         };
         command.SetAction(parse => Run(
             new AdaptBenchmarkOptions
@@ -30,6 +32,8 @@ internal static class BenchAdaptCommand
                 Steps = parse.GetValue(steps),
                 Engine = parse.GetValue(engine),
                 Threads = parse.GetValue(threads),
+                Inputs = parse.GetValue(inputs),
+                QuerySize = parse.GetValue(query),
             },
             parse.GetValue(checkpoint),
             parse.GetValue(json)));
@@ -47,10 +51,14 @@ internal static class BenchAdaptCommand
         }
 
         var result = AdaptBenchmark.Run(options, parameters);
-        Console.WriteLine("| Engine | Series | K | Steps | Threads | Series/s | Series/CPU-s | Adapt s | Wall s | Peak RSS MiB |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+        double gflops = result.SeriesPerSecond * options.FlopsPerSeries / 1e9;
+        double ceiling = CeilingGflops(options.Threads);
+        Console.WriteLine("| Engine | Series | K | Query | Inputs | Steps | Threads | Series/s | Series/CPU-s | FLOP/series | GFLOP/s | % of ceiling | Adapt s | Wall s | Peak RSS MiB |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         Console.WriteLine(FormattableString.Invariant(
-            $"| {options.Engine} | {result.Series} | {options.SupportSize} | {options.Steps} | {options.Threads} | {result.SeriesPerSecond:F0} | {result.SeriesPerCpuSecond:F0} | {result.AdaptSeconds:F2} | {result.WallSeconds:F2} | {result.PeakRssMb:F0} |"));
+            $"| {options.Engine} | {result.Series} | {options.SupportSize} | {options.QuerySize ?? options.SupportSize} | {options.Inputs} | {options.Steps} | {options.Threads} | {result.SeriesPerSecond:F0} | {result.SeriesPerCpuSecond:F0} | {options.FlopsPerSeries:N0} | {gflops:F1} | {100 * gflops / ceiling:F1} | {result.AdaptSeconds:F2} | {result.WallSeconds:F2} | {result.PeakRssMb:F0} |"));
+        Console.WriteLine(FormattableString.Invariant(
+            $"Ceiling: {ceiling:F1} GFLOP/s = {options.Threads} threads x {Megahertz() / 1000:F2} GHz x 32 FLOP/cycle (two 256-bit FMA units x 8 floats x 2; the kernel is Vector256)."));
         if (json is not null)
         {
             var root = new JsonObject
@@ -66,10 +74,37 @@ internal static class BenchAdaptCommand
                 ["adapt_seconds"] = result.AdaptSeconds,
                 ["wall_seconds"] = result.WallSeconds,
                 ["forecast_mse"] = result.ForecastMse,
+                ["inputs"] = options.Inputs,
+                ["query"] = options.QuerySize ?? options.SupportSize,
+                ["flops_per_series"] = options.FlopsPerSeries,
+                ["gflops"] = gflops,
+                ["ceiling_gflops"] = ceiling,
+                ["share_of_ceiling"] = gflops / ceiling,
             };
             File.WriteAllText(json.FullName, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         }
 
         return 0;
+    }
+
+    /// <summary>Peak single-precision FLOP/s of <paramref name="threads"/> cores for a Vector256 FMA kernel.</summary>
+    private static double CeilingGflops(int threads) => threads * (Megahertz() / 1000) * 32;
+
+    /// <summary>The CPU's nominal clock from /proc/cpuinfo (turbo not counted), 2000 MHz when unknown.</summary>
+    private static double Megahertz()
+    {
+        const string CpuInfo = "/proc/cpuinfo";
+        if (File.Exists(CpuInfo))
+        {
+            foreach (var line in File.ReadLines(CpuInfo))
+            {
+                if (line.StartsWith("cpu MHz", StringComparison.Ordinal)
+                    && double.TryParse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..], System.Globalization.CultureInfo.InvariantCulture, out double mhz))
+                {
+                    return mhz;
+                }
+            }
+        }
+        return 2000;
     }
 }

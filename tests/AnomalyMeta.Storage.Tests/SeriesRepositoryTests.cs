@@ -305,6 +305,30 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_bulk_copy_of_new_days_checks_its_series_lengths_and_stored_days_and_leaves_nothing_when_one_fails()
+    {
+        var ids = await _repository.RegisterAsync(TestData.Series("bulk", 1), CancellationToken.None);
+        var id = ids.Values.Single();
+        var day = new DateOnly(2026, 4, 9);
+        const int Unknown = int.MaxValue - 9;
+
+        var unknown = await Assert.ThrowsAsync<ArgumentException>(() => _repository.WriteObservationsAsync(
+            [new(id, day, TestData.Day(id, day, 24)), new(Unknown, day, TestData.Day(Unknown, day, 24))], DayWriteMode.New, CancellationToken.None));
+        var shortDay = await Assert.ThrowsAsync<ArgumentException>(() => _repository.WriteObservationsAsync(
+            [new(id, day, TestData.Day(id, day, 24)), new(id, day.AddDays(1), TestData.Day(id, day, 23))], DayWriteMode.New, CancellationToken.None));
+        Assert.Equal(0, await CountDaysAsync(id));
+        Assert.Equal(2, await _repository.WriteObservationsAsync(
+            [new(id, day, TestData.Day(id, day, 24)), new(id, day.AddDays(1), TestData.Day(id, day.AddDays(1), 24))], DayWriteMode.New, CancellationToken.None));
+        var stored = await Assert.ThrowsAsync<ArgumentException>(() => _repository.WriteObservationsAsync(
+            [new(id, day.AddDays(1), TestData.Day(id, day, 24))], DayWriteMode.New, CancellationToken.None));
+
+        Assert.Contains($"no series with id {Unknown}", unknown.Message, StringComparison.Ordinal);
+        Assert.Contains($"series {id} day 2026-04-10 has 23 points", shortDay.Message, StringComparison.Ordinal);
+        Assert.Contains("already exists", stored.Message, StringComparison.Ordinal);
+        Assert.Equal(2, await CountDaysAsync(id));
+    }
+
+    [Fact]
     public async Task A_write_with_a_duplicated_day_names_it_and_leaves_nothing()
     {
         var ids = await _repository.RegisterAsync(TestData.Series("duplicate", 1), CancellationToken.None);

@@ -1,4 +1,4 @@
-using AnomalyMeta.Learning.Benchmarks;
+using AnomalyMeta.Benchmarks;
 using TorchSharp;
 
 namespace AnomalyMeta.Learning.Tests;

@@ -1,4 +1,4 @@
-using AnomalyMeta.Learning.Benchmarks;
+using AnomalyMeta.Benchmarks;
 
 namespace AnomalyMeta.Learning.Tests;
 

@@ -1,4 +1,4 @@
-using AnomalyMeta.Periodicity.Benchmarks;
+using AnomalyMeta.Benchmarks;
 
 namespace AnomalyMeta.Periodicity.Tests;
 

@@ -1,5 +1,5 @@
 using AnomalyMeta.Scoring.Clustering;
-using AnomalyMeta.Scoring.Evaluation;
+using AnomalyMeta.Benchmarks.Evaluation;
 using AnomalyMeta.Scoring.Runs;
 using AnomalyMeta.Storage.Records;
 using Microsoft.Extensions.Logging.Abstractions;

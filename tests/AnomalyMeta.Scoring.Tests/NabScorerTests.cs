@@ -1,4 +1,4 @@
-using AnomalyMeta.Scoring.Evaluation.Nab;
+using AnomalyMeta.Benchmarks.Evaluation.Nab;
 
 namespace AnomalyMeta.Scoring.Tests;
 

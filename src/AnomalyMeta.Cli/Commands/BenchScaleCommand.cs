@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using AnomalyMeta.Core.Synthetic;
-using AnomalyMeta.Learning.Benchmarks;
+using AnomalyMeta.Benchmarks;
 using AnomalyMeta.Scoring.Clustering;
 using AnomalyMeta.Scoring.Ingest;
 using AnomalyMeta.Scoring.Runs;

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AnomalyMeta.Learning.Benchmarks;
+using AnomalyMeta.Benchmarks;
 
 namespace AnomalyMeta.Cli.Commands;
 

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using AnomalyMeta.Core.Synthetic;
 using AnomalyMeta.Scoring.Clustering;
-using AnomalyMeta.Scoring.Evaluation;
+using AnomalyMeta.Benchmarks.Evaluation;
 using AnomalyMeta.Scoring.Ingest;
 using AnomalyMeta.Scoring.Runs;
 using AnomalyMeta.Scoring.Training;

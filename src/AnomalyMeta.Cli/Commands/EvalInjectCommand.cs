@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using AnomalyMeta.Scoring.Evaluation;
+using AnomalyMeta.Benchmarks.Evaluation;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AnomalyMeta.Cli.Commands;

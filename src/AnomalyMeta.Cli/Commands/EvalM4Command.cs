@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using AnomalyMeta.Scoring.Evaluation;
+using AnomalyMeta.Benchmarks.Evaluation;
 
 namespace AnomalyMeta.Cli.Commands;
 

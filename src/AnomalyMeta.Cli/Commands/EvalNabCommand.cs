@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using AnomalyMeta.Scoring.Evaluation.Nab;
+using AnomalyMeta.Benchmarks.Evaluation.Nab;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AnomalyMeta.Cli.Commands;

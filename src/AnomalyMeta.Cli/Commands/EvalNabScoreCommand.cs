@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AnomalyMeta.Scoring.Evaluation.Nab;
+using AnomalyMeta.Benchmarks.Evaluation.Nab;
 
 namespace AnomalyMeta.Cli.Commands;
 

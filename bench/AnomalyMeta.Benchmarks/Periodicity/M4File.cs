@@ -1,8 +1,9 @@
+using AnomalyMeta.Periodicity;
 using System.Globalization;
 using System.Text;
 using CsvHelper;
 
-namespace AnomalyMeta.Periodicity.Benchmarks;
+namespace AnomalyMeta.Benchmarks;
 
 /// <summary>One M4 series: its id and observed values.</summary>
 /// <param name="Id">First column of the row, for example "H1".</param>

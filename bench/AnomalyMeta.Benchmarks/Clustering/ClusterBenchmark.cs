@@ -1,12 +1,13 @@
+using AnomalyMeta.Scoring;
 using System.Diagnostics;
 using AnomalyMeta.Core.Forecasting;
 using AnomalyMeta.Learning;
 using AnomalyMeta.Periodicity;
-using AnomalyMeta.Periodicity.Benchmarks;
+using AnomalyMeta.Benchmarks;
 using AnomalyMeta.Scoring.Training;
 using TorchSharp;
 
-namespace AnomalyMeta.Scoring.Benchmarks;
+namespace AnomalyMeta.Benchmarks;
 
 /// <summary>Settings of <see cref="ClusterBenchmark"/>.</summary>
 public sealed record ClusterBenchmarkOptions

@@ -1,4 +1,5 @@
-namespace AnomalyMeta.Learning.Benchmarks;
+using AnomalyMeta.Learning;
+namespace AnomalyMeta.Benchmarks;
 
 /// <summary>Peak resident set size of this process, for the memory figures of the benchmarks.</summary>
 public static class ProcessMemory

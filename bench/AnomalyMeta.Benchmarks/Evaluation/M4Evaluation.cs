@@ -1,10 +1,11 @@
+using AnomalyMeta.Scoring;
 using System.Diagnostics;
 using AnomalyMeta.Core.Forecasting;
 using AnomalyMeta.Learning;
-using AnomalyMeta.Periodicity.Benchmarks;
+using AnomalyMeta.Benchmarks;
 using AnomalyMeta.Scoring.Training;
 
-namespace AnomalyMeta.Scoring.Evaluation;
+namespace AnomalyMeta.Benchmarks.Evaluation;
 
 /// <summary>sMAPE, MASE and OWA of one method on one M4 data set (means over its series, as the competition reports).</summary>
 public sealed record M4Score(string Method, string Dataset, double Smape, double Mase, double Owa, int Series);

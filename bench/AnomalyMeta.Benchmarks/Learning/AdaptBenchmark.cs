@@ -1,7 +1,8 @@
+using AnomalyMeta.Learning;
 using System.Diagnostics;
 using TorchSharp;
 
-namespace AnomalyMeta.Learning.Benchmarks;
+namespace AnomalyMeta.Benchmarks;
 
 /// <summary>Which adapter <see cref="AdaptBenchmark"/> measures.</summary>
 public enum AdaptEngine

@@ -1,6 +1,7 @@
+using AnomalyMeta.Learning;
 using TorchSharp;
 
-namespace AnomalyMeta.Learning.Benchmarks;
+namespace AnomalyMeta.Benchmarks;
 
 /// <summary>The models compared by <see cref="SinusoidBenchmark"/>; names are the JSON keys.</summary>
 public static class SinusoidVariants

@@ -1,8 +1,9 @@
+using AnomalyMeta.Scoring;
 using AnomalyMeta.Core.Detection;
 using AnomalyMeta.Core.Synthetic;
 using AnomalyMeta.Storage;
 
-namespace AnomalyMeta.Scoring.Evaluation;
+namespace AnomalyMeta.Benchmarks.Evaluation;
 
 /// <summary>
 /// Precision, recall and F1 of the scoring day's flags under the delay protocol (<see cref="DelayAdjusted"/>), overall

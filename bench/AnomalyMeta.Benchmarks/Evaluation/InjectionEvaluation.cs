@@ -1,13 +1,14 @@
+using AnomalyMeta.Scoring;
 using AnomalyMeta.Core.Synthetic;
 using AnomalyMeta.Core.Detection;
-using AnomalyMeta.Periodicity.Benchmarks;
+using AnomalyMeta.Benchmarks;
 using AnomalyMeta.Scoring.Clustering;
 using AnomalyMeta.Scoring.Runs;
 using AnomalyMeta.Scoring.Training;
 using AnomalyMeta.Storage;
 using AnomalyMeta.Storage.Records;
 
-namespace AnomalyMeta.Scoring.Evaluation;
+namespace AnomalyMeta.Benchmarks.Evaluation;
 
 /// <summary>The anomalies <see cref="InjectionEvaluation"/> plants.</summary>
 public enum InjectedKind

@@ -1,6 +1,7 @@
+using AnomalyMeta.Scoring;
 using System.Text.Json;
 
-namespace AnomalyMeta.Scoring.Evaluation.Nab;
+namespace AnomalyMeta.Benchmarks.Evaluation.Nab;
 
 /// <summary>A labelled anomaly window of a NAB data file; both ends are timestamps of the file and belong to the window.</summary>
 public sealed record NabWindow(DateTime Start, DateTime End);

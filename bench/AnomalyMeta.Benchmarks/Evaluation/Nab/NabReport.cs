@@ -1,4 +1,5 @@
-namespace AnomalyMeta.Scoring.Evaluation.Nab;
+using AnomalyMeta.Scoring;
+namespace AnomalyMeta.Benchmarks.Evaluation.Nab;
 
 /// <summary>
 /// NAB's row counts at a threshold, over the scored (post-probation) rows: a row inside a window is a true positive when

@@ -1,8 +1,9 @@
+using AnomalyMeta.Periodicity;
 using System.Diagnostics;
 using System.Globalization;
 using AnomalyMeta.Periodicity.Synthetic;
 
-namespace AnomalyMeta.Periodicity.Benchmarks;
+namespace AnomalyMeta.Benchmarks;
 
 /// <summary>Accuracy of one slice of the generated set.</summary>
 /// <param name="Label">True period ("24", "168", "none"), noise level or missing rate.</param>

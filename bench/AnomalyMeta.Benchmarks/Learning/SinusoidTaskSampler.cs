@@ -1,4 +1,5 @@
-namespace AnomalyMeta.Learning.Benchmarks;
+using AnomalyMeta.Learning;
+namespace AnomalyMeta.Benchmarks;
 
 /// <summary>
 /// Sinusoid regression tasks of Finn et al. 2017, section 5.1: y = A sin(x - φ), A ~ U[0.1, 5], φ ~ U[0, π], x ~ U[-5, 5].

@@ -1,7 +1,8 @@
+using AnomalyMeta.Scoring;
 using System.Globalization;
 using System.Text;
 
-namespace AnomalyMeta.Scoring.Evaluation.Nab;
+namespace AnomalyMeta.Benchmarks.Evaluation.Nab;
 
 /// <summary>
 /// A detector's anomaly scores for one NAB data file, one per row of the file, in its order, with the rows' timestamps.

@@ -1,4 +1,5 @@
-namespace AnomalyMeta.Scoring.Evaluation.Nab;
+using AnomalyMeta.Scoring;
+namespace AnomalyMeta.Benchmarks.Evaluation.Nab;
 
 /// <summary>
 /// Scores anomaly detections the way the Numenta Anomaly Benchmark does (numenta/NAB, <c>nab/sweeper.py</c>,

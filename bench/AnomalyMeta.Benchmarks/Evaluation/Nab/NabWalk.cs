@@ -1,3 +1,4 @@
+using AnomalyMeta.Scoring;
 using System.Diagnostics;
 using System.Globalization;
 using AnomalyMeta.Scoring.Clustering;
@@ -7,7 +8,7 @@ using AnomalyMeta.Scoring.Training;
 using AnomalyMeta.Storage;
 using AnomalyMeta.Storage.Records;
 
-namespace AnomalyMeta.Scoring.Evaluation.Nab;
+namespace AnomalyMeta.Benchmarks.Evaluation.Nab;
 
 /// <summary>How the walk re-clusters and retrains, as a deployment would schedule it.</summary>
 public sealed record NabWalkOptions

@@ -1,7 +1,8 @@
+using AnomalyMeta.Scoring;
 using System.Globalization;
 using CsvHelper;
 
-namespace AnomalyMeta.Scoring.Evaluation.Nab;
+namespace AnomalyMeta.Benchmarks.Evaluation.Nab;
 
 /// <summary>The CSV and timestamp conventions shared by NAB data files, label files and result files.</summary>
 internal static class NabCsv

@@ -54,13 +54,7 @@ public sealed class RunOwnershipTests : IAsyncLifetime
         using (var doomed = CliProcess.Start(Environment(), "score", "--as-of", Day))
         {
             await using var connection = await _database.DataSource.OpenConnectionAsync();
-            var clock = Stopwatch.StartNew();
-            while (await connection.ExecuteScalarAsync<int?>("select batches_done from run where kind = 'nightly'") is not >= 3)
-            {
-                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "the run never committed 3 batches");
-                Assert.False(doomed.HasExited, "the run ended before it could be killed");
-                await Task.Delay(10);
-            }
+            await WaitForBatchesAsync(doomed, connection);
             doomed.Kill(entireProcessTree: true);
             await doomed.WaitForExitAsync();
             Assert.Equal("running", await connection.ExecuteScalarAsync<string>("select status from run where kind = 'nightly'"));
@@ -79,13 +73,7 @@ public sealed class RunOwnershipTests : IAsyncLifetime
         using (var stopped = CliProcess.Start(Environment(), "score", "--as-of", Day))
         {
             await using var connection = await _database.DataSource.OpenConnectionAsync();
-            var clock = Stopwatch.StartNew();
-            while (await connection.ExecuteScalarAsync<int?>("select batches_done from run where kind = 'nightly'") is not >= 3)
-            {
-                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "the run never committed 3 batches");
-                Assert.False(stopped.HasExited, "the run ended before it could be stopped");
-                await Task.Delay(10);
-            }
+            await WaitForBatchesAsync(stopped, connection);
             using (var term = Process.Start("kill", ["-TERM", stopped.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
                 await term.WaitForExitAsync();
@@ -134,6 +122,18 @@ public sealed class RunOwnershipTests : IAsyncLifetime
                 result.Output + result.Error);
         }
         await AssertExactlyOnceAsync();
+    }
+
+    /// <summary>Waits until the scoring process has committed 3 batches, so what happens to it next happens mid-run.</summary>
+    private static async Task WaitForBatchesAsync(Process scoring, Npgsql.NpgsqlConnection connection)
+    {
+        var clock = Stopwatch.StartNew();
+        while (await connection.ExecuteScalarAsync<int?>("select batches_done from run where kind = 'nightly'") is not >= 3)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "the run never committed 3 batches");
+            Assert.False(scoring.HasExited, "the run ended before it could be interrupted");
+            await Task.Delay(10);
+        }
     }
 
     private async Task AssertExactlyOnceAsync()

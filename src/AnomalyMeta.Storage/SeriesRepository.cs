@@ -438,6 +438,62 @@ public sealed class SeriesRepository
     }
 
     /// <summary>
+    /// The windows of the series <paramref name="seriesIds"/> only (a sample), in batches of
+    /// <paramref name="batchSize"/> in id order, each batch read by primary key.
+    /// </summary>
+    public async IAsyncEnumerable<SeriesHistoryBatch> ReadHistoryOfAsync(
+        IReadOnlyList<int> seriesIds,
+        DateOnly asOf,
+        int daysBack,
+        int batchSize,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(seriesIds);
+        ArgumentOutOfRangeException.ThrowIfLessThan(daysBack, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var ordered = seriesIds.Distinct().Order().ToArray();
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            for (int start = 0; start < ordered.Length; start += batchSize)
+            {
+                var ids = ordered[start..Math.Min(ordered.Length, start + batchSize)];
+                var batch = await ReadHistoryBatchAsync(connection, asOf, daysBack, ids.Length, 0, cancellationToken, ids).ConfigureAwait(false);
+                if (batch.Count > 0)
+                {
+                    yield return batch;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Up to <paramref name="perCluster"/> series of each cluster of clustering <paramref name="clusterVersion"/>,
+    /// a uniform pick that depends only on <paramref name="seed"/> and the series ids (a hash order), and the sampling
+    /// steps of the whole fleet: what meta-training reads instead of every series.
+    /// </summary>
+    public async Task<(IReadOnlyList<int> SeriesIds, IReadOnlySet<int> Steps)> SampleForTrainingAsync(int clusterVersion, int perCluster, int seed,
+        CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var ids = await connection.QueryAsync<int>(new CommandDefinition(
+                """
+                select series_id from (
+                    select series_id, row_number() over (partition by cluster_id order by hashint4(series_id # @seed), series_id) as pick
+                    from series
+                    where cluster_version = @clusterVersion and cluster_id is not null) s
+                where pick <= @perCluster
+                order by series_id
+                """, new { clusterVersion, perCluster, seed }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var steps = await connection.QueryAsync<int>(new CommandDefinition(
+                "select distinct step_seconds from series", cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return (ids.AsList(), steps.ToHashSet());
+        }
+    }
+
+    /// <summary>
     /// Records a clustering version's verdicts: one series_assignment row per series (replacing an earlier write of
     /// the same version), and the series' current periods and cluster, unless the series already follows a newer
     /// version: how series that joined after the clustering get their cluster. A new clustering is saved together with
@@ -628,7 +684,8 @@ public sealed class SeriesRepository
         int daysBack,
         int batchSize,
         int after,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        int[]? only = null)
     {
         var firstDay = asOf.AddDays(1 - daysBack);
 
@@ -636,13 +693,13 @@ public sealed class SeriesRepository
         // on observation_day's primary key (series_id, day): OFFSET 0 keeps the planner from flattening it into a
         // hash or merge join, which reads the whole table once per batch (measured: 10x slower on 160k rows, and
         // the gap grows with history; a freshly ingested, unanalysed table makes that plan the likely one).
-        const string Sql = """
+        // With `only`, the batch is exactly those series (a sample), found by primary key.
+        string batchFilter = only is null ? "where series_id > @after order by series_id limit @batchSize" : "where series_id = any(@only) order by series_id";
+        string Sql = $"""
             with batch as (
                 select series_id, step_seconds, primary_period, secondary_period, cluster_version, cluster_id, time_zone
                 from series
-                where series_id > @after
-                order by series_id
-                limit @batchSize
+                {batchFilter}
             )
             select b.series_id, b.step_seconds, b.primary_period, b.secondary_period, b.cluster_version, b.cluster_id,
                    o.day, array_send(o.points) as points, b.time_zone
@@ -661,6 +718,10 @@ public sealed class SeriesRepository
         {
             command.Parameters.Add(new NpgsqlParameter<int>("after", after));
             command.Parameters.Add(new NpgsqlParameter<int>("batchSize", batchSize));
+            if (only is not null)
+            {
+                command.Parameters.Add(new NpgsqlParameter<int[]>("only", only));
+            }
             command.Parameters.Add(new NpgsqlParameter<DateOnly>("firstDay", firstDay));
             command.Parameters.Add(new NpgsqlParameter<DateOnly>("asOf", asOf));
 

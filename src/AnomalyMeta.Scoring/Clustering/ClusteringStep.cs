@@ -75,32 +75,47 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
         DateOnly lastDay, int historyDays, int? onlyUnassignedAfter, CancellationToken cancellationToken)
     {
         var result = new List<(int, SeriesProfile, int?)>();
-        await foreach (var batch in series.ReadHistoryAsync(lastDay, historyDays, BatchSize, cancellationToken))
+        await using var batches = series.ReadHistoryAsync(lastDay, historyDays, BatchSize, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        // The next batch is read while this one is profiled: PostgreSQL and the detectors work at the same time.
+        var next = batches.MoveNextAsync().AsTask();
+        try
         {
-            var profiles = new SeriesProfile?[batch.Count];
-            // Detection and features are per series and CPU-bound: spread the batch over the cores, with detectors
-            // (and their buffers) per worker, one per sampling step met.
-            Parallel.For(0, batch.Count, () => new Dictionary<int, PeriodDetector>(), (i, _, detectors) =>
+            while (await next)
             {
-                var history = batch.Series[i];
-                if (history.DaysObserved == 0 || (onlyUnassignedAfter is int version && history.ClusterVersion == version))
+                var batch = batches.Current;
+                next = batches.MoveNextAsync().AsTask();
+                var profiles = new SeriesProfile?[batch.Count];
+                // Detection and features are per series and CPU-bound: spread the batch over the cores, with detectors
+                // (and their buffers) per worker, one per sampling step met.
+                Parallel.For(0, batch.Count, () => new Dictionary<int, PeriodDetector>(), (i, _, detectors) =>
                 {
+                    var history = batch.Series[i];
+                    if (history.DaysObserved == 0 || (onlyUnassignedAfter is int version && history.ClusterVersion == version))
+                    {
+                        return detectors;
+                    }
+                    var features = new float[SeriesFeatures.Count];
+                    // One pass: detection's filled series and periodogram feed the features too.
+                    var period = DetectorFor(detectors, history.PointsPerDay).DetectWithFeatures(batch.PointsOf(i), features);
+                    profiles[i] = new SeriesProfile(period, features);
                     return detectors;
-                }
-                var features = new float[SeriesFeatures.Count];
-                // One pass: detection's filled series and periodogram feed the features too.
-                var period = DetectorFor(detectors, history.PointsPerDay).DetectWithFeatures(batch.PointsOf(i), features);
-                profiles[i] = new SeriesProfile(period, features);
-                return detectors;
-            }, _ => { });
-            for (int i = 0; i < batch.Count; i++)
-            {
-                if (profiles[i] is SeriesProfile profile)
+                }, _ => { });
+                for (int i = 0; i < batch.Count; i++)
                 {
-                    result.Add((batch.Series[i].SeriesId, profile, batch.Series[i].ClusterId));
+                    if (profiles[i] is SeriesProfile profile)
+                    {
+                        result.Add((batch.Series[i].SeriesId, profile, batch.Series[i].ClusterId));
+                    }
                 }
             }
         }
+        catch
+        {
+            // The enumerator is disposed on the way out: let the read in flight end first.
+            await next.ContinueWith(_ => { }, TaskScheduler.Default);
+            throw;
+        }
+
         return result;
     }
 

@@ -23,7 +23,7 @@ public static class AnomalyMetaServices
     {
         string connectionString = PostgresSettings.Resolve(configuration.GetConnectionString("Postgres"));
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        services.AddSingleton(_ => PostgresSettings.CreateDataSource(connectionString));
         // /health answers for the database the service depends on: down or wrong, the service is not healthy.
         services.AddHealthChecks()
             .AddNpgSql(sp => sp.GetRequiredService<NpgsqlDataSource>(), name: "postgres", tags: [ReadyTag])

@@ -302,39 +302,9 @@ public static class ClusterBenchmark
     }
 
     /// <summary>M4 benchmark: repeat the last season (m = 24 Hourly, m = 1 Weekly: the naive forecast).</summary>
-    private static float[] SeasonalNaive(Series s)
-    {
-        int m = Datasets[s.Dataset].MaseSeason;
-        int horizon = s.Test.Length;
-        var forecast = new float[horizon];
-        for (int h = 0; h < horizon; h++)
-        {
-            forecast[h] = s.Train[s.Train.Length - m + (h % m)];
-        }
+    private static float[] SeasonalNaive(Series s) => M4Metrics.SeasonalNaive(s.Train, Datasets[s.Dataset].MaseSeason, s.Test.Length);
 
-        return forecast;
-    }
-
-    /// <summary>Mean absolute error over the horizon divided by the in-sample mean absolute seasonal difference (M4's MASE).</summary>
-    private static double Mase(Series s, ReadOnlySpan<float> forecast)
-    {
-        int m = Datasets[s.Dataset].MaseSeason;
-        double scale = 0;
-        for (int t = m; t < s.Train.Length; t++)
-        {
-            scale += Math.Abs(s.Train[t] - s.Train[t - m]);
-        }
-
-        scale /= s.Train.Length - m;
-        double error = 0;
-        for (int h = 0; h < s.Test.Length; h++)
-        {
-            error += Math.Abs(s.Test[h] - forecast[h]);
-        }
-
-        error /= s.Test.Length;
-        return scale > 0 ? error / scale : 0;
-    }
+    private static double Mase(Series s, ReadOnlySpan<float> forecast) => M4Metrics.Mase(s.Train, s.Test, forecast, Datasets[s.Dataset].MaseSeason);
 
     private static List<Series> Load(string directory)
     {

@@ -66,7 +66,7 @@ public static class M4Evaluation
         var methods = new (string Name, Func<int, float[]> Forecast)[]
         {
             ("anomalymeta", i => model[i]),
-            ("seasonal_naive", i => SeasonalNaive(train[i].Values)),
+            ("seasonal_naive", i => M4Metrics.SeasonalNaive(train[i].Values, Period, Horizon)),
             ("seasonal_mean_3", i => SeasonalMean(train[i].Values, OneStepTask.SeasonalCycles)),
             ("naive2", i => Naive2(train[i].Values)),
         };
@@ -140,7 +140,7 @@ public static class M4Evaluation
             var actual = test[train[i].Id].Values;
             var predicted = forecast(i);
             smape += Smape(actual, predicted);
-            mase += Mase(train[i].Values, actual, predicted);
+            mase += M4Metrics.Mase(train[i].Values, actual, predicted, Period);
         }
         smape /= train.Count;
         mase /= train.Count;
@@ -158,32 +158,6 @@ public static class M4Evaluation
             sum += denominator == 0 ? 0 : 200 * Math.Abs(actual[h] - forecast[h]) / denominator;
         }
         return sum / actual.Length;
-    }
-
-    private static double Mase(float[] history, float[] actual, float[] forecast)
-    {
-        double scale = 0;
-        for (int t = Period; t < history.Length; t++)
-        {
-            scale += Math.Abs(history[t] - history[t - Period]);
-        }
-        scale /= history.Length - Period;
-        double error = 0;
-        for (int h = 0; h < actual.Length; h++)
-        {
-            error += Math.Abs(actual[h] - forecast[h]);
-        }
-        return scale > 0 ? error / actual.Length / scale : 0;
-    }
-
-    private static float[] SeasonalNaive(float[] history)
-    {
-        var forecast = new float[Horizon];
-        for (int h = 0; h < Horizon; h++)
-        {
-            forecast[h] = history[history.Length - Period + (h % Period)];
-        }
-        return forecast;
     }
 
     /// <summary>The mean of the same hour over the last <paramref name="cycles"/> days: the model's seasonal reference on its own.</summary>

@@ -69,14 +69,14 @@ public static class RunsApi
         {
             return TypedResults.Problem($"The body is not a rescore request: {exception.Message}", statusCode: 400, title: "Invalid rescore request");
         }
-        if (body is null || Problem(body) is string problem)
+        string? problem = body is null ? "The body is empty: send {\"asOf\": \"yyyy-MM-dd\", \"reason\": \"...\"}." : Problem(body);
+        if (problem is not null)
         {
-            return TypedResults.Problem(body is null ? "The body is empty: send {\"asOf\": \"yyyy-MM-dd\", \"reason\": \"...\"}." : Problem(body),
-                statusCode: 400, title: "Invalid rescore request");
+            return TypedResults.Problem(problem, statusCode: 400, title: "Invalid rescore request");
         }
         string triggeredBy = $"apikey:{user.Identity!.Name}";
         // In the ledger from the moment it is accepted: if the scheduler never runs it, the row says so.
-        var queued = await ledger.QueueAsync(body.AsOf!.Value, triggeredBy, body.Reason, cancellationToken);
+        var queued = await ledger.QueueAsync(body!.AsOf!.Value, triggeredBy, body.Reason, cancellationToken);
         var request = new ScoringRequest(RunKind.Rescore, body.AsOf.Value, triggeredBy, body.Reason, queued.RunId);
         try
         {

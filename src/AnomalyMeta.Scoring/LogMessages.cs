@@ -36,6 +36,9 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Trained the generic model of step {StepSeconds} s (season {SeasonLength}) on generated series: meta-loss {MetaLoss} in {ElapsedMs} ms")]
     public static partial void TrainedGeneric(this ILogger logger, int stepSeconds, int seasonLength, double metaLoss, long elapsedMs);
 
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Clustering {Version} is live: {Trained} clusters with their own model, {Skipped} on the generic model of their step")]
+    public static partial void ClusteringLive(this ILogger logger, int version, int trained, int skipped);
+
     [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Model {ModelId} was trained for another task encoding ({Encoding}): not used; retrain with `anomalymeta train`")]
     public static partial void IncompatibleModel(this ILogger logger, int modelId, string encoding);
 

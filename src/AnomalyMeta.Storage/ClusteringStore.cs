@@ -141,16 +141,40 @@ public sealed class ClusteringStore
     }
 
     /// <summary>The newest clustering with its clusters in cluster_id order, or null before the first clustering.</summary>
-    public async Task<StoredClustering?> LoadLatestAsync(CancellationToken cancellationToken)
+    public Task<StoredClustering?> LoadLatestAsync(CancellationToken cancellationToken) => LoadNewestAsync(liveOnly: false, cancellationToken);
+
+    /// <summary>
+    /// The clustering that scores: the newest one training has been through (<see cref="MarkLiveAsync"/>), or null
+    /// before the first training.
+    /// </summary>
+    public Task<StoredClustering?> LoadLiveAsync(CancellationToken cancellationToken) => LoadNewestAsync(liveOnly: true, cancellationToken);
+
+    /// <summary>
+    /// Puts <paramref name="version"/> live: every cluster of it has been trained or found too young to train. A later
+    /// call keeps the first time.
+    /// </summary>
+    public async Task MarkLiveAsync(int version, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "update clustering set live_at = now() where cluster_version = @version and live_at is null",
+                new { version }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<StoredClustering?> LoadNewestAsync(bool liveOnly, CancellationToken cancellationToken)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var header = await connection.QuerySingleOrDefaultAsync<ClusteringRow>(new CommandDefinition(
-                """
+                $"""
                 select cluster_version as Version, method as Method, parameters::text as ParametersJson,
-                       series_count as SeriesCount, moved_count as MovedCount, created_at as CreatedAt
+                       series_count as SeriesCount, moved_count as MovedCount, created_at as CreatedAt, live_at as LiveAt
                 from clustering
+                {(liveOnly ? "where live_at is not null" : "")}
                 order by cluster_version desc
                 limit 1
                 """,
@@ -178,9 +202,12 @@ public sealed class ClusteringStore
                 header.SeriesCount,
                 header.MovedCount,
                 clusters.Select(c => new ClusterSummary(c.ClusterId, c.PrimaryPeriod, c.SecondaryPeriod, c.SeriesCount, c.Centroid)).ToList(),
-                new DateTimeOffset(DateTime.SpecifyKind(header.CreatedAt, DateTimeKind.Utc)));
+                Utc(header.CreatedAt),
+                header.LiveAt is DateTime live ? Utc(live) : null);
         }
     }
+
+    private static DateTimeOffset Utc(DateTime time) => new(DateTime.SpecifyKind(time, DateTimeKind.Utc));
 
     /// <summary>
     /// Counts the series whose cluster in <paramref name="version"/> differs from their cluster in the previous
@@ -233,6 +260,8 @@ public sealed class ClusteringStore
         public int? MovedCount { get; init; }
 
         public DateTime CreatedAt { get; init; }
+
+        public DateTime? LiveAt { get; init; }
     }
 
     private sealed class ClusterRow

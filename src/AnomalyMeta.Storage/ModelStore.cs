@@ -143,18 +143,6 @@ public sealed class ModelStore
         }
     }
 
-    /// <summary>The newest clustering version before <paramref name="clusterVersion"/> that has models, or null.</summary>
-    public async Task<int?> PreviousVersionWithModelsAsync(int clusterVersion, CancellationToken cancellationToken)
-    {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            return await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
-                "select max(cluster_version) from model where cluster_version < @clusterVersion",
-                new { clusterVersion }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
-    }
-
     /// <summary>The newest model_version of every cluster of <paramref name="clusterVersion"/> that has one, by cluster_id.</summary>
     public async Task<IReadOnlyList<StoredModel>> LoadLatestAsync(int clusterVersion, CancellationToken cancellationToken)
     {

@@ -76,7 +76,31 @@ public sealed class YoungFleetFixture : IAsyncLifetime
         NewClustering = await new ClusteringStep(series, clusterings, NullLogger<ClusteringStep>.Instance).RunAsync(ScoringDay, 21, ct);
         var rescore = await scoring.RunAsync(new ScoringRequest(RunKind.Rescore, ScoringDay, "test", "re-clustered, not retrained"), ct);
         LinesAfterReclustering = (await queries.SeriesOfRunAsync(rescore.RunId, ct)).ToDictionary(l => l.SeriesKey);
+
+        // A training pass stopped half-way: one cluster of the new clustering has its model, the others none yet.
+        var firstModel = (await models.LoadLatestAsync(1, ct))[0];
+        await models.SaveAsync(NewClustering.Version, NewClustering.Clusters[0].ClusterId, firstModel.Algorithm, firstModel.ConfigurationJson,
+            null, firstModel.Checkpoint, ct);
+        var halfTrained = await scoring.RunAsync(new ScoringRequest(RunKind.Rescore, ScoringDay, "test", "half-trained"), ct);
+        LinesHalfTrained = (await queries.SeriesOfRunAsync(halfTrained.RunId, ct)).ToDictionary(l => l.SeriesKey);
+        RunHalfTrained = (await queries.RunAsync(halfTrained.RunId, ct))!;
+
+        Retraining = await new MetaTrainingStep(series, clusterings, models, NullLogger<MetaTrainingStep>.Instance)
+            .TrainAsync(ScoringDay.AddDays(-1), new TrainingOptions { Iterations = 150, HistoryDays = 8, MaxSeriesPerCluster = 100 }, ct);
+        var retrained = await scoring.RunAsync(new ScoringRequest(RunKind.Rescore, ScoringDay, "test", "retrained"), ct);
+        LinesRetrained = (await queries.SeriesOfRunAsync(retrained.RunId, ct)).ToDictionary(l => l.SeriesKey);
+        RunRetrained = (await queries.RunAsync(retrained.RunId, ct))!;
     }
+
+    public IReadOnlyDictionary<string, SeriesRunLine> LinesHalfTrained { get; private set; } = null!;
+
+    public RunLine RunHalfTrained { get; private set; } = null!;
+
+    public TrainingReport Retraining { get; private set; } = null!;
+
+    public IReadOnlyDictionary<string, SeriesRunLine> LinesRetrained { get; private set; } = null!;
+
+    public RunLine RunRetrained { get; private set; } = null!;
 
     public ClusteringReport NewClustering { get; private set; } = null!;
 
@@ -167,8 +191,33 @@ public sealed class CoverageTests(YoungFleetFixture fixture) : IClassFixture<You
         Assert.NotEmpty(ownModel);
         Assert.All(hourly.Where(l => ownModel.Contains(l.SeriesKey)), line =>
         {
-            Assert.Matches(@"^cluster \d+ of clustering 1: (cluster \d+ of clustering 2 has no model yet|not yet in clustering 2)", line.Detail);
+            Assert.Matches(@"^cluster \d+ of clustering 1: clustering 2 is not live until training has been through all its clusters$", line.Detail);
         });
+    }
+
+    [Fact]
+    public void A_clustering_with_some_of_its_models_does_not_score_and_the_live_one_scores_every_series()
+    {
+        var hourly = fixture.LinesHalfTrained.Values.Where(l => l.SeriesKey.StartsWith("hourly/", StringComparison.Ordinal)).ToList();
+
+        Assert.Equal(1, fixture.RunHalfTrained.ClusteringVersion);
+        Assert.All(hourly, line => Assert.Equal("scored", line.Status));
+        // Not one series is scored by the new clustering's only model while its other clusters have none.
+        Assert.DoesNotContain(fixture.LinesHalfTrained.Values, line => line.Detail is null || line.Detail.Contains("of clustering 2:", StringComparison.Ordinal));
+        Assert.Equal(
+            fixture.LinesAfterReclustering.Values.Select(l => (l.SeriesKey, l.Detail)).Order(),
+            fixture.LinesHalfTrained.Values.Select(l => (l.SeriesKey, l.Detail)).Order());
+    }
+
+    [Fact]
+    public void Once_training_has_been_through_every_cluster_the_new_clustering_scores_and_the_run_says_so()
+    {
+        Assert.Equal(fixture.NewClustering.Version, fixture.Retraining.LiveClustering);
+        Assert.Equal(fixture.NewClustering.Version, fixture.RunRetrained.ClusteringVersion);
+        Assert.All(fixture.LinesRetrained.Values, line => Assert.Equal("scored", line.Status));
+        Assert.DoesNotContain(fixture.LinesRetrained.Values, line => line.Detail?.Contains("clustering 1", StringComparison.Ordinal) == true);
+        // The series that arrived after the first clustering are in the second: their own cluster's model scores them.
+        Assert.Null(fixture.LinesRetrained["late/level-shift"].Detail);
     }
 
     [Fact]

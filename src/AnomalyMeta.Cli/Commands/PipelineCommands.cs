@@ -188,6 +188,10 @@ internal static class PipelineCommands
             {
                 Console.WriteLine($"Cluster {skipped.ClusterId} not trained: {skipped.Reason}; its series are scored by the generic model of their step.");
             }
+            if (trained.LiveClustering is int live)
+            {
+                Console.WriteLine($"Clustering {live} is live: the next run scores with it.");
+            }
             return 0;
         });
         return command;

@@ -4,29 +4,29 @@ using AnomalyMeta.Storage.Records;
 namespace AnomalyMeta.Scoring.Batches;
 
 /// <summary>
-/// The models a run scores with: each cluster's meta-learner of the latest clustering; while a new clustering's models
-/// are not all trained, the previous clustering's models for the series they were trained for; and the generic model
-/// of each sampling step, the fallback that lets every series be scored from its second day.
+/// The models a run scores with: each cluster's meta-learner of the live clustering (the newest one training has been
+/// through; a newer clustering waiting for its models does not score yet), and the generic model of each sampling step,
+/// the fallback that lets every series be scored from its second day.
 /// </summary>
 public sealed class ScoringModels(
-    int? clusterVersion,
+    int? liveVersion,
     IReadOnlyDictionary<int, ScoringModel> clusterModels,
     IReadOnlyDictionary<int, ScoringModel> genericModels,
-    IReadOnlyDictionary<int, ScoringModel>? previousModels = null,
-    IReadOnlyDictionary<int, int>? previousAssignments = null)
+    int? pendingVersion = null,
+    IReadOnlyDictionary<int, int>? liveAssignments = null)
 {
-    public int Count => clusterModels.Count + genericModels.Count + (previousModels?.Count ?? 0);
+    public int Count => clusterModels.Count + genericModels.Count;
 
-    /// <summary>The clustering whose assignments pick the cluster models; null before the first clustering.</summary>
-    public int? ClusteringVersion => clusterVersion;
+    /// <summary>The clustering whose assignments pick the cluster models; null before the first training.</summary>
+    public int? ClusteringVersion => liveVersion;
 
     /// <summary>Every model this run may score with (the run ledger records them).</summary>
-    public IReadOnlyCollection<int> ModelIds =>
-        [.. clusterModels.Values.Concat(genericModels.Values).Concat(previousModels?.Values ?? []).Select(m => m.ModelId).Distinct()];
+    public IReadOnlyCollection<int> ModelIds => [.. clusterModels.Values.Concat(genericModels.Values).Select(m => m.ModelId).Distinct()];
 
     /// <summary>
-    /// The model for a series and, when it is not the series' own cluster's, why (for its status detail). No model:
-    /// the status (<see cref="SeriesStatus.NoModel"/> or <see cref="SeriesStatus.TooShort"/>) and why.
+    /// The model for a series and, when it is not the series' own cluster's in the newest clustering, why (for its
+    /// status detail). No model: the status (<see cref="SeriesStatus.NoModel"/> or <see cref="SeriesStatus.TooShort"/>)
+    /// and why.
     /// </summary>
     public (ScoringModel? Model, SeriesStatus Status, string? Detail) Choose(SeriesHistory history, ReadOnlySpan<float> window)
     {
@@ -36,35 +36,36 @@ public sealed class ScoringModels(
             // Said first: a series whose day has not arrived is late data to score later, whatever its history.
             return (null, SeriesStatus.NoData, "no observation on the scoring day");
         }
-        if (history.ClusterId is not int clusterId || history.ClusterVersion != clusterVersion)
+        // The series row carries its cluster in the newest clustering; while that one waits for its models, the live
+        // clustering's own assignment picks the model.
+        int? clusterId = history.ClusterVersion == liveVersion ? history.ClusterId
+            : liveAssignments is not null && liveAssignments.TryGetValue(history.SeriesId, out int assigned) ? assigned
+            : null;
+        string? pending = pendingVersion is int waiting ? $"clustering {waiting} is not live until training has been through all its clusters" : null;
+        if (clusterId is not int cluster)
         {
-            reason = clusterVersion is null ? "no clustering yet" : $"not yet in clustering {clusterVersion}";
+            reason = liveVersion is null ? "no clustering is live yet" : $"not yet in clustering {liveVersion}";
         }
-        else if (!clusterModels.TryGetValue(clusterId, out var own))
+        else if (!clusterModels.TryGetValue(cluster, out var own))
         {
-            reason = $"cluster {clusterId} of clustering {clusterVersion} has no model yet";
+            reason = $"cluster {cluster} of clustering {liveVersion} has no model (too little history to train it)";
         }
         else if (own.PointsPerDay != history.PointsPerDay)
         {
-            reason = $"cluster {clusterId}'s model is for {86400 / own.PointsPerDay} s steps, the series' step is {history.StepSeconds} s";
+            reason = $"cluster {cluster}'s model is for {86400 / own.PointsPerDay} s steps, the series' step is {history.StepSeconds} s";
         }
         else if (BatchScorer.ObservedInSeason(window, own.SeasonLength, own.PointsPerDay) * 2 < own.SeasonLength)
         {
             // Its own model wants most of its season; the generic one makes do with less while the series is young.
-            reason = $"less than half of cluster {clusterId}'s season of {own.SeasonLength} points observed";
+            reason = $"less than half of cluster {cluster}'s season of {own.SeasonLength} points observed";
         }
         else
         {
-            return (own, SeriesStatus.Scored, null);
+            return (own, SeriesStatus.Scored, pending is null ? null : $"{own.Name}: {pending}");
         }
-
-        if (previousAssignments is not null && previousModels is not null
-            && previousAssignments.TryGetValue(history.SeriesId, out int previousCluster)
-            && previousModels.TryGetValue(previousCluster, out var previous)
-            && previous.PointsPerDay == history.PointsPerDay
-            && BatchScorer.ObservedInSeason(window, previous.SeasonLength, previous.PointsPerDay) * 2 >= previous.SeasonLength)
+        if (pending is not null)
         {
-            return (previous, SeriesStatus.Scored, $"{previous.Name}: {reason}");
+            reason = $"{reason}; {pending}";
         }
 
         if (!genericModels.TryGetValue(history.StepSeconds, out var generic))
@@ -82,7 +83,7 @@ public sealed class ScoringModels(
     public int DaysToRead(int minimum)
     {
         int days = minimum;
-        foreach (var model in clusterModels.Values.Concat(genericModels.Values).Concat(previousModels?.Values ?? []))
+        foreach (var model in clusterModels.Values.Concat(genericModels.Values))
         {
             days = Math.Max(days, (model.WindowLength + model.PointsPerDay - 1) / model.PointsPerDay);
         }

@@ -241,18 +241,20 @@ public sealed class MorningScoring(
     }
 
     /// <summary>
-    /// The newest meta-learner of every cluster of the latest clustering and the generic model of every sampling step,
-    /// ready for the fast adapter. Models of an older task encoding are left out (and logged).
+    /// The newest meta-learner of every cluster of the live clustering and the generic model of every sampling step,
+    /// ready for the fast adapter. Models of an older task encoding are left out (and logged). A newer clustering whose
+    /// training has not been through all its clusters does not score: the live one goes on, by its own assignments.
     /// </summary>
     private async Task<ScoringModels> LoadModelsAsync(CancellationToken cancellationToken)
     {
-        var clustering = await clusterings.LoadLatestAsync(cancellationToken);
+        var latest = await clusterings.LoadLatestAsync(cancellationToken);
+        var live = latest?.LiveAt is null ? await clusterings.LoadLiveAsync(cancellationToken) : latest;
         var clusterModels = new Dictionary<int, ScoringModel>();
-        if (clustering is not null)
+        if (live is not null)
         {
-            foreach (var model in await models.LoadLatestAsync(clustering.Version, cancellationToken))
+            foreach (var model in await models.LoadLatestAsync(live.Version, cancellationToken))
             {
-                if (ToScoringModel(model.ModelId, $"cluster {model.ClusterId} of clustering {clustering.Version}",
+                if (ToScoringModel(model.ModelId, $"cluster {model.ClusterId} of clustering {live.Version}",
                     model.ConfigurationJson, model.Checkpoint) is ScoringModel scoring)
                 {
                     clusterModels[model.ClusterId] = scoring;
@@ -267,28 +269,13 @@ public sealed class MorningScoring(
                 generic[model.StepSeconds] = scoring;
             }
         }
-        // A new clustering whose models are not all trained yet: the previous clustering's models keep scoring the
-        // series they were trained for (by the series' cluster in that clustering).
-        var previous = new Dictionary<int, ScoringModel>();
-        IReadOnlyDictionary<int, int> previousAssignments = new Dictionary<int, int>();
-        if (clustering is not null && clusterModels.Count < clustering.Clusters.Count
-            && await models.PreviousVersionWithModelsAsync(clustering.Version, cancellationToken) is int previousVersion)
-        {
-            foreach (var model in await models.LoadLatestAsync(previousVersion, cancellationToken))
-            {
-                if (ToScoringModel(model.ModelId, $"cluster {model.ClusterId} of clustering {previousVersion}",
-                    model.ConfigurationJson, model.Checkpoint) is ScoringModel scoring)
-                {
-                    previous[model.ClusterId] = scoring;
-                }
-            }
-            previousAssignments = await clusterings.AssignmentsAsync(previousVersion, cancellationToken);
-        }
-        if (clusterModels.Count == 0 && generic.Count == 0 && previous.Count == 0)
+        if (clusterModels.Count == 0 && generic.Count == 0)
         {
             throw new InvalidOperationException("No meta-learner in the database: run `anomalymeta train` first.");
         }
-        return new ScoringModels(clustering?.Version, clusterModels, generic, previous, previousAssignments);
+        int? pending = latest is not null && latest.Version != live?.Version ? latest.Version : null;
+        var liveAssignments = pending is not null && live is not null ? await clusterings.AssignmentsAsync(live.Version, cancellationToken) : null;
+        return new ScoringModels(live?.Version, clusterModels, generic, pending, liveAssignments);
     }
 
     private ScoringModel? ToScoringModel(int modelId, string name, string configurationJson, byte[] checkpoint)

@@ -20,15 +20,17 @@ public sealed record SkippedCluster(int ClusterId, string Reason);
 /// <summary>A generic model trained for a sampling step.</summary>
 public sealed record TrainedGeneric(int StepSeconds, int ModelId, int SeasonLength, double MetaLoss, double Seconds);
 
-/// <summary>Everything one training pass did.</summary>
-public sealed record TrainingReport(IReadOnlyList<TrainedCluster> Trained, IReadOnlyList<SkippedCluster> Skipped, IReadOnlyList<TrainedGeneric> Generic);
+/// <summary>Everything one training pass did; <paramref name="LiveClustering"/> is the clustering it put live.</summary>
+public sealed record TrainingReport(IReadOnlyList<TrainedCluster> Trained, IReadOnlyList<SkippedCluster> Skipped, IReadOnlyList<TrainedGeneric> Generic,
+    int? LiveClustering = null);
 
 /// <summary>
 /// Trains one meta-learner per cluster of the latest clustering, on tasks cut from a sample of the cluster's series
 /// (history up to <c>lastHistoryDay</c>), and stores each as a new model version. A cluster that cannot be trained
 /// (too little history for its season) is reported and skipped; the others are trained. Every sampling step met in
 /// the fleet also gets a generic meta-learner, trained once on generated series, that scores a series until its
-/// cluster has a model of its own: so a series is scored from its second day.
+/// cluster has a model of its own: so a series is scored from its second day. Once training has been through every
+/// cluster, the clustering goes live; a pass stopped half-way (an error, a cancel) leaves the previous one scoring.
 /// </summary>
 public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore clusterings, ModelStore models, ILogger<MetaTrainingStep> logger)
 {
@@ -69,7 +71,12 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
                 skipped.Add(new SkippedCluster(cluster.ClusterId, reason));
             }
         }
-        return new TrainingReport(trained, skipped, generic);
+        if (clustering is not null)
+        {
+            await clusterings.MarkLiveAsync(clustering.Version, cancellationToken);
+            logger.ClusteringLive(clustering.Version, trained.Count, skipped.Count);
+        }
+        return new TrainingReport(trained, skipped, generic, clustering?.Version);
     }
 
     private async Task<TrainedCluster> TrainClusterAsync(int clusterVersion, ClusterSummary cluster, ClusterSample sample,

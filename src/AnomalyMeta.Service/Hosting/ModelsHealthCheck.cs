@@ -5,20 +5,21 @@ using Npgsql;
 namespace AnomalyMeta.Service.Hosting;
 
 /// <summary>
-/// Ready to score: the live (latest) clustering has a meta-learner for every cluster. Degraded when some clusters
-/// have none (their series fall back to the previous clustering's or the generic model); unhealthy when there is no
-/// model at all (the morning run would fail).
+/// Ready to score: the newest clustering is live (training has been through it) and has a meta-learner for every
+/// cluster. Degraded when a newer clustering waits for its models (the live one scores) or when some clusters have none
+/// (their series fall back to the generic model); unhealthy when there is no model at all (the morning run would fail).
 /// </summary>
 public sealed class ModelsHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var (clustering, clusters, withModel, generic) = await connection.QuerySingleAsync<(int? Clustering, int Clusters, int WithModel, int Generic)>(
+        var (latest, clustering, clusters, withModel, generic) = await connection.QuerySingleAsync<(int? Latest, int? Clustering, int Clusters, int WithModel, int Generic)>(
             new CommandDefinition(
                 """
-                with live as (select max(cluster_version) as version from clustering)
-                select (select version from live),
+                with live as (select max(cluster_version) as version from clustering where live_at is not null)
+                select (select max(cluster_version) from clustering),
+                       (select version from live),
                        (select count(*)::int from cluster where cluster_version = (select version from live)),
                        (select count(distinct cluster_id)::int from model where cluster_version = (select version from live)),
                        (select count(*)::int from generic_model)
@@ -26,6 +27,7 @@ public sealed class ModelsHealthCheck(NpgsqlDataSource dataSource) : IHealthChec
         var data = new Dictionary<string, object>
         {
             ["clustering"] = clustering ?? 0,
+            ["latest_clustering"] = latest ?? 0,
             ["clusters"] = clusters,
             ["clusters_with_model"] = withModel,
             ["generic_models"] = generic,
@@ -33,6 +35,11 @@ public sealed class ModelsHealthCheck(NpgsqlDataSource dataSource) : IHealthChec
         if (withModel == 0 && generic == 0)
         {
             return HealthCheckResult.Unhealthy("no meta-learner is trained: run `anomalymeta train`", data: data);
+        }
+        if (latest != clustering)
+        {
+            return HealthCheckResult.Degraded(
+                $"clustering {latest} waits for its models; clustering {clustering?.ToString() ?? "(none)"} scores", data: data);
         }
         if (clustering is null || withModel < clusters)
         {

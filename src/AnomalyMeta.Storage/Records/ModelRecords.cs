@@ -5,7 +5,8 @@ public sealed record ClusterSummary(int ClusterId, int? PrimaryPeriod, int? Seco
 
 /// <summary>
 /// One version of the clustering step's output. <paramref name="MovedCount"/> is how many series changed cluster
-/// against the previous version (null for the first, or when unknown).
+/// against the previous version (null for the first, or when unknown). <paramref name="LiveAt"/> is when training
+/// had been through all its clusters and it started scoring (null while it waits for its models).
 /// </summary>
 public sealed record StoredClustering(
     int Version,
@@ -14,7 +15,8 @@ public sealed record StoredClustering(
     int SeriesCount,
     int? MovedCount,
     IReadOnlyList<ClusterSummary> Clusters,
-    DateTimeOffset CreatedAt = default);
+    DateTimeOffset CreatedAt = default,
+    DateTimeOffset? LiveAt = null);
 
 /// <summary>A meta-learner checkpoint of one cluster, one version of its lineage.</summary>
 public sealed record StoredModel(

@@ -57,25 +57,35 @@ public sealed class SeriesRepository
     /// </summary>
     public async Task<IReadOnlyDictionary<string, int>> FindStepsAsync(IReadOnlyCollection<string> seriesKeys, CancellationToken cancellationToken)
     {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            return await FindStepsInAsync(connection, null, seriesKeys, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Starts an ingest of any size as one transaction (<see cref="IngestTransaction"/>): its readings staged, read
+    /// back per series, registered and written in groups, committed at the end or not at all.
+    /// </summary>
+    public Task<IngestTransaction> BeginIngestAsync(CancellationToken cancellationToken) => IngestTransaction.BeginAsync(_dataSource, cancellationToken);
+
+    internal static async Task<IReadOnlyDictionary<string, int>> FindStepsInAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<string> seriesKeys, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(seriesKeys);
         var steps = new Dictionary<string, int>(StringComparer.Ordinal);
         if (seriesKeys.Count == 0)
         {
             return steps;
         }
-
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        var rows = await connection.QueryAsync<RegisteredStep>(new CommandDefinition(
+            "select series_key as SeriesKey, step_seconds as StepSeconds from series where series_key = any(@keys)",
+            new { keys = seriesKeys.ToArray() }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        foreach (var row in rows)
         {
-            var rows = await connection.QueryAsync<RegisteredStep>(new CommandDefinition(
-                "select series_key as SeriesKey, step_seconds as StepSeconds from series where series_key = any(@keys)",
-                new { keys = seriesKeys.ToArray() }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            foreach (var row in rows)
-            {
-                steps[row.SeriesKey] = row.StepSeconds;
-            }
+            steps[row.SeriesKey] = row.StepSeconds;
         }
-
         return steps;
     }
 
@@ -114,12 +124,16 @@ public sealed class SeriesRepository
             cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<Dictionary<string, int>> RegisterInAsync(
+    internal static async Task<Dictionary<string, int>> RegisterInAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<SeriesRegistration> series, CancellationToken cancellationToken)
     {
         var ids = new Dictionary<string, int>(series.Count, StringComparer.Ordinal);
         await ExecuteAsync(connection, transaction,
-            "create temp table series_stage (series_key text not null, tags jsonb not null, step_seconds integer not null, time_zone text null) on commit drop",
+            // One ingest transaction registers group after group: the stage is made once and emptied for each.
+            """
+            create temp table if not exists series_stage (series_key text not null, tags jsonb not null, step_seconds integer not null, time_zone text null) on commit drop;
+            truncate series_stage;
+            """,
             cancellationToken).ConfigureAwait(false);
 
         var importer = await connection.BeginBinaryImportAsync(
@@ -224,7 +238,7 @@ public sealed class SeriesRepository
         }
     }
 
-    private static async Task<long> WriteInAsync(
+    internal static async Task<long> WriteInAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<DayRow> rows, DayWriteMode mode,
         CancellationToken cancellationToken)
     {
@@ -233,7 +247,10 @@ public sealed class SeriesRepository
             return await CopyNewDaysAsync(connection, rows, cancellationToken).ConfigureAwait(false);
         }
         await ExecuteAsync(connection, transaction,
-            "create temp table observation_stage (series_id integer not null, day date not null, points real[] not null) on commit drop",
+            """
+            create temp table if not exists observation_stage (series_id integer not null, day date not null, points real[] not null) on commit drop;
+            truncate observation_stage;
+            """,
             cancellationToken).ConfigureAwait(false);
 
         long staged = 0;
@@ -358,7 +375,7 @@ public sealed class SeriesRepository
         return written;
     }
 
-    private static void ValidateRegistrations(IReadOnlyList<SeriesRegistration> series)
+    internal static void ValidateRegistrations(IReadOnlyList<SeriesRegistration> series)
     {
         ArgumentNullException.ThrowIfNull(series);
         var keys = new HashSet<string>(series.Count, StringComparer.Ordinal);

@@ -315,6 +315,76 @@ public sealed class CsvIngestTests(PostgresFixture database) : IClassFixture<Pos
         Assert.Equal(3f, (await StoredDayAsync(key, day))[3]);
     }
 
+    [Fact]
+    public async Task A_file_larger_than_a_chunk_is_written_group_by_group_with_the_same_days_as_in_memory()
+    {
+        // Time order across series (every series' hour, then the next hour), a slot repeated far apart in the file, a
+        // series with a single reading (its step comes from the whole file) and a blank: what a chunk boundary could
+        // break if chunks were written as they were read.
+        var day = new DateOnly(2026, 9, 3);
+        string[] keys = [.. Enumerable.Range(0, 6).Select(i => Key($"chunked{i}"))];
+        var lines = new List<string> { "series_key,timestamp,value" };
+        for (int hour = 0; hour < 24; hour++)
+        {
+            var time = day.ToDateTime(new TimeOnly(hour, 0), DateTimeKind.Utc);
+            foreach (string key in keys)
+            {
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"{key},{time:yyyy-MM-ddTHH:mm:ssZ},{(hour == 7 && key == keys[1] ? "" : (hour + 0.5f).ToString(CultureInfo.InvariantCulture))}"));
+            }
+        }
+        lines.Add($"{keys[0]},2026-09-03T05:00:00Z,100.5");
+        string lone = Key("lone");
+        lines.Add($"{lone},2026-09-03T11:00:00Z,42");
+        string inMemory = Write("in-memory.csv", lines);
+        string chunked = Write("chunked.csv", lines.Select(l => l.Replace("chunked", "staged", StringComparison.Ordinal).Replace("lone-", "lone2-", StringComparison.Ordinal)));
+
+        var whole = await Ingest(inMemory, new CsvIngestOptions());
+        var staged = await Ingest(chunked, new CsvIngestOptions { ChunkReadings = 10 });
+
+        Assert.Equal((whole.Rows, whole.Series, whole.DayRows, whole.AggregatedPoints), (staged.Rows, staged.Series, staged.DayRows, staged.AggregatedPoints));
+        Assert.Equal((146, 7, 7L, 1), (staged.Rows, staged.Series, staged.DayRows, staged.AggregatedPoints));
+        foreach (string key in keys.Append(lone))
+        {
+            string stagedKey = key.Replace("chunked", "staged", StringComparison.Ordinal).Replace("lone-", "lone2-", StringComparison.Ordinal);
+            Assert.Equal(await StoredDayAsync(key, day), await StoredDayAsync(stagedKey, day));
+            Assert.Equal(3600, await StepOfAsync(stagedKey));
+        }
+        var first = await StoredDayAsync(keys[0].Replace("chunked", "staged", StringComparison.Ordinal), day);
+        Assert.Equal((5.5f + 100.5f) / 2, first[5]);
+        Assert.True(float.IsNaN((await StoredDayAsync(keys[1].Replace("chunked", "staged", StringComparison.Ordinal), day))[7]));
+    }
+
+    [Fact]
+    public async Task A_bad_line_at_the_end_of_a_file_larger_than_a_chunk_writes_nothing()
+    {
+        string key = Key("staged-bad");
+        var day = new DateOnly(2026, 9, 4);
+        var lines = HourLines(key, day, 0, 24, h => h);
+        lines.Add($"{key},2026-09-05T00:00:00Z,oops");
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => Ingest(Write("staged-bad.csv", lines), new CsvIngestOptions { ChunkReadings = 5 }));
+
+        Assert.StartsWith("staged-bad.csv line 26, field 'value'", error.Message);
+        Assert.Null(await StepOfAsync(key));
+    }
+
+    [Fact]
+    public async Task A_rejected_group_after_written_ones_rolls_the_whole_file_back()
+    {
+        // The first series (in key order) is new and written in the first group; the second is registered with a
+        // 30-minute step and the file gives another: refused in the second group, after the first was written.
+        string first = "a-" + Key("rollback");
+        string second = "b-" + Key("rollback");
+        var day = new DateOnly(2026, 9, 5);
+        await Ingest(Write("registered.csv", HourLines(second, day, 0, 1, _ => 1)), new CsvIngestOptions { StepSeconds = 1800 });
+        var lines = HourLines(first, day, 0, 24, h => h);
+        lines.AddRange(HourLines(second, day, 0, 24, h => h).Skip(1));
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Ingest(Write("rollback.csv", lines), new CsvIngestOptions { StepSeconds = 3600, ChunkReadings = 10 }));
+
+        Assert.Null(await StepOfAsync(first));
+    }
+
     private Task<IngestReport> Ingest(string path, CsvIngestOptions options) =>
         new CsvIngest(new SeriesRepository(database.DataSource)).IngestAsync(path, options, CancellationToken.None);
 

@@ -1,3 +1,4 @@
+using AnomalyMeta.Core.Series;
 using AnomalyMeta.Storage;
 using AnomalyMeta.Storage.Records;
 
@@ -58,17 +59,28 @@ public sealed class CsvIngestOptions
     /// it carries and a blank never erases a stored value.
     /// </summary>
     public bool ReplaceDays { get; init; }
+
+    /// <summary>
+    /// Readings held in memory at once. A file with at most this many is checked and written from memory; a larger one
+    /// is staged in PostgreSQL and written this many readings (whole series) at a time, in the same one transaction.
+    /// </summary>
+    public int ChunkReadings { get; init; } = 1_000_000;
 }
 
 /// <summary>
-/// Loads a CSV of observations: the file is read and checked whole first (<see cref="ObservationCsv"/>), put on each
-/// series' step, then the series are registered and their days merged (or replaced) in one transaction, so a bad file
-/// or a rejected write leaves nothing.
+/// Loads a CSV of observations in one transaction, so a bad file or a rejected write leaves nothing: every line is
+/// checked first (<see cref="ObservationCsv"/>), then series are put on their steps, registered and their days merged
+/// (or replaced). A file of up to <see cref="CsvIngestOptions.ChunkReadings"/> readings is done in memory; a larger one
+/// is staged in PostgreSQL as it is checked and read back a group of whole series at a time, so memory is bounded by a
+/// group whatever the file's size.
 /// </summary>
 public sealed class CsvIngest(SeriesRepository series)
 {
     // How many series an error names before "and more".
     private const int MaxNamed = 5;
+
+    // Staged readings fetched per round trip.
+    private const int FetchSize = 100_000;
 
     public Task<IngestReport> IngestAsync(string path, int stepSeconds, CancellationToken cancellationToken) =>
         IngestAsync(path, new CsvIngestOptions { StepSeconds = stepSeconds }, cancellationToken);
@@ -80,44 +92,137 @@ public sealed class CsvIngest(SeriesRepository series)
         {
             throw new ArgumentException($"A step of {given} s does not divide a day (86400 s).", nameof(options));
         }
-        var readings = ObservationCsv.ReadReadings(path);
-        string name = Path.GetFileName(path);
-        var registered = await series.FindStepsAsync(readings.Series.Keys.ToArray(), cancellationToken).ConfigureAwait(false);
-        var steps = StepsOf(name, readings, registered, options.StepSeconds);
-        var file = ObservationCsv.OnSteps(readings, steps.ToDictionary(s => s.SeriesKey, s => s.StepSeconds, StringComparer.Ordinal), options.Aggregate);
-
-        var registrations = new List<SeriesRegistration>(file.Series.Count);
-        foreach (var (key, observed) in file.Series)
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ChunkReadings, 1, nameof(options));
+        var lines = ObservationCsv.Stream(path);
+        await using var ingest = await series.BeginIngestAsync(cancellationToken).ConfigureAwait(false);
+        var written = new Written(Path.GetFileName(path), options, ingest);
+        using var readings = lines.GetEnumerator();
+        var first = new Dictionary<string, List<ObservationReading>>(StringComparer.Ordinal);
+        int rows = 0;
+        while (rows < options.ChunkReadings && readings.MoveNext())
         {
-            registrations.Add(new SeriesRegistration(key, observed.StepSeconds, new Dictionary<string, string> { ["source"] = name }, options.TimeZone));
+            var (key, reading) = readings.Current;
+            if (!first.TryGetValue(key, out var list))
+            {
+                first[key] = list = [];
+            }
+            list.Add(reading);
+            rows++;
         }
-        var mode = options.ReplaceDays ? DayWriteMode.Replace : DayWriteMode.Merge;
-        (_, long written) = await series.RegisterAndWriteAsync(registrations, ids => Rows(file, ids), mode, cancellationToken).ConfigureAwait(false);
-        return new IngestReport(file.Rows, file.Series.Count, written, steps, file.AggregatedPoints);
+
+        if (rows < options.ChunkReadings || !readings.MoveNext())
+        {
+            var file = ObservationCsv.Grouped(path, rows, first);
+            await written.WriteAsync(file.Series, () => Task.FromResult(StepInference.Infer(file.Series.Values)), cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            rows = await ingest.StageAsync(FirstThenRest(first, readings), cancellationToken).ConfigureAwait(false);
+            first.Clear();
+            int? fileStep = null;
+            bool fileStepKnown = false;
+            async Task<int?> FileStepAsync()
+            {
+                if (!fileStepKnown)
+                {
+                    fileStep = StepInference.Infer(await ingest.StagedSpacingsAsync(cancellationToken).ConfigureAwait(false));
+                    fileStepKnown = true;
+                }
+                return fileStep;
+            }
+            var group = new Dictionary<string, ObservationReading[]>(StringComparer.Ordinal);
+            long inGroup = 0;
+            await foreach (var (key, seriesReadings) in ingest.ReadStagedAsync(FetchSize, cancellationToken).ConfigureAwait(false))
+            {
+                group[key] = seriesReadings;
+                inGroup += seriesReadings.Length;
+                if (inGroup >= options.ChunkReadings)
+                {
+                    await written.WriteAsync(group, FileStepAsync, cancellationToken).ConfigureAwait(false);
+                    group = new Dictionary<string, ObservationReading[]>(StringComparer.Ordinal);
+                    inGroup = 0;
+                }
+            }
+            await written.WriteAsync(group, FileStepAsync, cancellationToken).ConfigureAwait(false);
+        }
+        await ingest.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new IngestReport(rows, written.Steps.Count, written.DayRows, written.Steps, written.AggregatedPoints);
+    }
+
+    /// <summary>The readings of the first chunk (already read and checked), then the rest of the file.</summary>
+    private static IEnumerable<(string Key, ObservationReading Reading)> FirstThenRest(
+        Dictionary<string, List<ObservationReading>> first, IEnumerator<(string Key, ObservationReading Reading)> rest)
+    {
+        foreach (var (key, readings) in first)
+        {
+            foreach (var reading in readings)
+            {
+                yield return (key, reading);
+            }
+        }
+        // The enumerator already stands on the first reading past the chunk.
+        do
+        {
+            yield return rest.Current;
+        }
+        while (rest.MoveNext());
+    }
+
+    /// <summary>What an ingest has written so far, and how it writes a group of whole series.</summary>
+    private sealed class Written(string name, CsvIngestOptions options, IngestTransaction ingest)
+    {
+        public List<SeriesStep> Steps { get; } = [];
+
+        public long DayRows { get; private set; }
+
+        public int AggregatedPoints { get; private set; }
+
+        public async Task WriteAsync(IReadOnlyDictionary<string, ObservationReading[]> group, Func<Task<int?>> fileStep, CancellationToken cancellationToken)
+        {
+            if (group.Count == 0)
+            {
+                return;
+            }
+            var registered = await ingest.FindStepsAsync(group.Keys.ToArray(), cancellationToken).ConfigureAwait(false);
+            var steps = await StepsOfAsync(name, group, registered, options.StepSeconds, fileStep).ConfigureAwait(false);
+            var file = ObservationCsv.OnSteps(new ObservationReadings(name, 0, group),
+                steps.ToDictionary(s => s.SeriesKey, s => s.StepSeconds, StringComparer.Ordinal), options.Aggregate);
+            var registrations = new List<SeriesRegistration>(file.Series.Count);
+            foreach (var (key, observed) in file.Series)
+            {
+                registrations.Add(new SeriesRegistration(key, observed.StepSeconds, new Dictionary<string, string> { ["source"] = name }, options.TimeZone));
+            }
+            var mode = options.ReplaceDays ? DayWriteMode.Replace : DayWriteMode.Merge;
+            (_, long written) = await ingest.RegisterAndWriteAsync(registrations, ids => Rows(file, ids), mode, cancellationToken).ConfigureAwait(false);
+            Steps.AddRange(steps);
+            DayRows += written;
+            AggregatedPoints += file.AggregatedPoints;
+        }
     }
 
     /// <summary>Each series' step: given (and then equal to a registered one), else registered, else inferred.</summary>
-    private static List<SeriesStep> StepsOf(
-        string name, ObservationReadings readings, IReadOnlyDictionary<string, int> registered, int? given)
+    private static async Task<List<SeriesStep>> StepsOfAsync(
+        string name, IReadOnlyDictionary<string, ObservationReading[]> readings, IReadOnlyDictionary<string, int> registered, int? given,
+        Func<Task<int?>> fileStepOf)
     {
-        var steps = new List<SeriesStep>(readings.Series.Count);
+        var steps = new List<SeriesStep>(readings.Count);
         if (given is { } step)
         {
-            var conflicts = readings.Series.Keys.Where(k => registered.TryGetValue(k, out int stored) && stored != step).Order(StringComparer.Ordinal).ToList();
+            var conflicts = readings.Keys.Where(k => registered.TryGetValue(k, out int stored) && stored != step).Order(StringComparer.Ordinal).ToList();
             if (conflicts.Count > 0)
             {
                 throw new InvalidOperationException($"{name}: the step given ({step} s) differs from the registered step of "
                     + Named(conflicts, k => $"series '{k}' ({registered[k]} s)")
                     + "; a registered series keeps its step (its stored days have 86400/step points): leave the step out to aggregate onto it.");
             }
-            steps.AddRange(readings.Series.Keys.Select(k => new SeriesStep(k, step, StepSource.Given, null)));
+            steps.AddRange(readings.Keys.Select(k => new SeriesStep(k, step, StepSource.Given, null)));
             return steps;
         }
 
         int? fileStep = null;
         bool fileStepKnown = false;
         var unknown = new List<string>();
-        foreach (var (key, seriesReadings) in readings.Series)
+        foreach (var (key, seriesReadings) in readings)
         {
             int? inferred = StepInference.Infer(seriesReadings);
             if (registered.TryGetValue(key, out int stored))
@@ -130,7 +235,7 @@ public sealed class CsvIngest(SeriesRepository series)
                 if (!fileStepKnown)
                 {
                     // A lone timestamp has no spacing: the file's other series tell how the feed is sampled.
-                    fileStep = StepInference.Infer(readings.Series.Values);
+                    fileStep = await fileStepOf().ConfigureAwait(false);
                     fileStepKnown = true;
                 }
                 inferred = fileStep;

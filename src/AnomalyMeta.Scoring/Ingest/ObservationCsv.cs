@@ -1,10 +1,8 @@
 using System.Globalization;
+using AnomalyMeta.Core.Series;
 using CsvHelper;
 
 namespace AnomalyMeta.Scoring.Ingest;
-
-/// <summary>One checked line of a file: its UTC instant, its value (NaN when blank) and the line it came from.</summary>
-public readonly record struct ObservationReading(long UtcTicks, float Value, int Line);
 
 /// <summary>
 /// The checked lines of a file, per series, in time order (equal timestamps in file order), before they are put on a
@@ -72,12 +70,57 @@ public static class ObservationCsv
     /// </summary>
     public static ObservationReadings ReadReadings(string path)
     {
+        var series = new Dictionary<string, List<ObservationReading>>(StringComparer.Ordinal);
+        int rows = 0;
+        foreach (var (key, reading) in Stream(path))
+        {
+            if (!series.TryGetValue(key, out var readings))
+            {
+                series[key] = readings = [];
+            }
+            readings.Add(reading);
+            rows++;
+        }
+        return Grouped(path, rows, series);
+    }
+
+    /// <summary>
+    /// Readings grouped per series, each put in time order (equal timestamps keep their file order): the form step
+    /// inference and <see cref="OnSteps"/> work on.
+    /// </summary>
+    public static ObservationReadings Grouped(string path, int rows, Dictionary<string, List<ObservationReading>> series)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var ordered = new Dictionary<string, ObservationReading[]>(series.Count, StringComparer.Ordinal);
+        foreach (var (key, readings) in series)
+        {
+            var array = readings.ToArray();
+            if (!IsInTimeOrder(array))
+            {
+                // Lines are unique, so (time, line) is a total order: equal timestamps keep their file order.
+                Array.Sort(array, static (a, b) => a.UtcTicks != b.UtcTicks ? a.UtcTicks.CompareTo(b.UtcTicks) : a.Line.CompareTo(b.Line));
+            }
+            ordered[key] = array;
+        }
+        return new ObservationReadings(path, rows, ordered);
+    }
+
+    /// <summary>
+    /// The checked readings of a file in file order, one line at a time (nothing held beyond the current line). The
+    /// first bad line throws <see cref="InvalidDataException"/> naming file, line and field, when it is reached.
+    /// </summary>
+    public static IEnumerable<(string Key, ObservationReading Reading)> Stream(string path)
+    {
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"{path}: no such file.", path);
         }
+        return StreamLines(path);
+    }
+
+    private static IEnumerable<(string Key, ObservationReading Reading)> StreamLines(string path)
+    {
         string name = System.IO.Path.GetFileName(path);
-        var series = new Dictionary<string, List<ObservationReading>>(StringComparer.Ordinal);
         using var csv = CsvReader.FromFile(path, StrictOptions, FileOptions.SequentialScan);
         Guarded(name, () =>
         {
@@ -98,7 +141,6 @@ public static class ObservationCsv
             }
         }
 
-        int rows = 0;
         while (Guarded(name, csv.Read))
         {
             int line = checked((int)csv.LineNumber);
@@ -121,27 +163,8 @@ public static class ObservationCsv
             }
             var utc = Timestamp(name, line, Field(csv, index[1]));
             float value = Value(name, line, Field(csv, index[2]));
-
-            if (!series.TryGetValue(key, out var readings))
-            {
-                series[key] = readings = [];
-            }
-            readings.Add(new ObservationReading(utc.Ticks, value, line));
-            rows++;
+            yield return (key, new ObservationReading(utc.Ticks, value, line));
         }
-
-        var ordered = new Dictionary<string, ObservationReading[]>(series.Count, StringComparer.Ordinal);
-        foreach (var (key, readings) in series)
-        {
-            var array = readings.ToArray();
-            if (!IsInTimeOrder(array))
-            {
-                // Lines are unique, so (time, line) is a total order: equal timestamps keep their file order.
-                Array.Sort(array, static (a, b) => a.UtcTicks != b.UtcTicks ? a.UtcTicks.CompareTo(b.UtcTicks) : a.Line.CompareTo(b.Line));
-            }
-            ordered[key] = array;
-        }
-        return new ObservationReadings(path, rows, ordered);
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using AnomalyMeta.Core.Series;
+
 namespace AnomalyMeta.Scoring.Ingest;
 
 /// <summary>
@@ -56,24 +58,44 @@ public static class StepInference
         return Mode(votes);
     }
 
+    /// <summary>
+    /// One step from spacings already counted (each spacing between consecutive distinct timestamps, in ticks, with how
+    /// often it occurs), or null when there are none: <see cref="Infer(IEnumerable{ObservationReading[]})"/> for
+    /// readings that are not in memory.
+    /// </summary>
+    public static int? Infer(IEnumerable<(long SpacingTicks, long Count)> spacings)
+    {
+        ArgumentNullException.ThrowIfNull(spacings);
+        Span<int> votes = stackalloc int[AllowedSteps.Count];
+        foreach (var (spacingTicks, count) in spacings)
+        {
+            Vote(spacingTicks, (int)Math.Min(count, int.MaxValue / 2), votes);
+        }
+        return Mode(votes);
+    }
+
     private static void Vote(ReadOnlySpan<ObservationReading> readings, Span<int> votes)
     {
         for (int i = 1; i < readings.Length; i++)
         {
-            long spacingTicks = readings[i].UtcTicks - readings[i - 1].UtcTicks;
-            if (spacingTicks <= 0)
+            Vote(readings[i].UtcTicks - readings[i - 1].UtcTicks, 1, votes);
+        }
+    }
+
+    private static void Vote(long spacingTicks, int count, Span<int> votes)
+    {
+        if (spacingTicks <= 0)
+        {
+            // A repeated timestamp says nothing about the spacing.
+            return;
+        }
+        int step = Snap((double)spacingTicks / TimeSpan.TicksPerSecond);
+        for (int s = 0; s < AllowedSteps.Count; s++)
+        {
+            if (AllowedSteps[s] == step)
             {
-                // A repeated timestamp says nothing about the spacing.
-                continue;
-            }
-            int step = Snap((double)spacingTicks / TimeSpan.TicksPerSecond);
-            for (int s = 0; s < AllowedSteps.Count; s++)
-            {
-                if (AllowedSteps[s] == step)
-                {
-                    votes[s]++;
-                    break;
-                }
+                votes[s] = (int)Math.Min((long)votes[s] + count, int.MaxValue);
+                break;
             }
         }
     }

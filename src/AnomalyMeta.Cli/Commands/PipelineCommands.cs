@@ -81,9 +81,14 @@ internal static class PipelineCommands
         };
         var replaceDays = new Option<bool>("--replace-days") { Description = "Replace the stored days the file touches whole, instead of merging the points it carries." };
         var timeZone = new Option<string?>("--time-zone") { Description = "IANA time zone whose clock the file's series follow (daily and weekly phases in local time; timestamps stay UTC). Default: UTC for new series." };
-        var command = new Command("ingest", "Load observations from a CSV file: checked whole first, so a bad file writes nothing; merged into stored days.")
+        var chunk = new Option<int>("--chunk-readings")
         {
-            file, step, aggregate, replaceDays, timeZone,
+            Description = "Readings held in memory at once: a larger file is staged in PostgreSQL and written this many readings at a time, still in one transaction.",
+            DefaultValueFactory = _ => new CsvIngestOptions().ChunkReadings,
+        };
+        var command = new Command("ingest", "Load observations from a CSV file in one transaction: a bad line anywhere writes nothing; merged into stored days.")
+        {
+            file, step, aggregate, replaceDays, timeZone, chunk,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -94,6 +99,7 @@ internal static class PipelineCommands
                 Aggregate = parse.GetValue(aggregate),
                 ReplaceDays = parse.GetValue(replaceDays),
                 TimeZone = parse.GetValue(timeZone),
+                ChunkReadings = parse.GetValue(chunk),
             };
             var report = await host.Services.GetRequiredService<CsvIngest>().IngestAsync(parse.GetRequiredValue(file).FullName, options, cancellationToken);
             Console.WriteLine($"Ingested {report.Rows:N0} rows into {report.Series:N0} series: {report.DayRows:N0} day rows {(options.ReplaceDays ? "replaced" : "merged")}; "

@@ -44,4 +44,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Run {OrphanRunId} for {AsOf} was still marked running with no process scoring it: marked failed")]
     public static partial void OrphanFailed(this ILogger logger, long orphanRunId, DateOnly asOf);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "Run {RunId}: shard {Shard} scored by {Instance}: {Series} series committed")]
+    public static partial void ShardDone(this ILogger logger, long runId, int shard, string instance, int series);
 }

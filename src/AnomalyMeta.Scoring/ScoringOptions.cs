@@ -36,6 +36,12 @@ public sealed class ScoringOptions
     /// <summary>Half-life of the recent largest residual, in days (<see cref="DetectionOptions.PeakMemoryDays"/>).</summary>
     public float PeakMemoryDays { get; set; } = 1f;
 
+    /// <summary>
+    /// Shards of a run started by the service's morning job (series_id ranges, each a Quartz job that any instance of
+    /// the cluster may take). 1: the whole run is one job on one instance.
+    /// </summary>
+    public int Shards { get; set; } = 1;
+
     /// <summary>What is wrong with these settings, each naming its setting (empty when they can work).</summary>
     public IEnumerable<string> Problems()
     {
@@ -46,6 +52,10 @@ public sealed class ScoringOptions
         if (DaysRead is < 2 or > 366)
         {
             yield return $"Scoring:DaysRead must be in 2..366, found {DaysRead}.";
+        }
+        if (Shards is < 1 or > 1023)
+        {
+            yield return $"Scoring:Shards must be in 1..1023, found {Shards}.";
         }
         if (AdaptationSteps is < 0 or > 100)
         {

@@ -149,6 +149,9 @@ public sealed class ClusteringStore
     /// </summary>
     public Task<StoredClustering?> LoadLiveAsync(CancellationToken cancellationToken) => LoadNewestAsync(liveOnly: true, cancellationToken);
 
+    /// <summary>One clustering by version (the one a run recorded), or null when there is no such version.</summary>
+    public Task<StoredClustering?> LoadAsync(int version, CancellationToken cancellationToken) => LoadNewestAsync(liveOnly: false, cancellationToken, version);
+
     /// <summary>
     /// Puts <paramref name="version"/> live: every cluster of it has been trained or found too young to train. A later
     /// call keeps the first time.
@@ -164,7 +167,7 @@ public sealed class ClusteringStore
         }
     }
 
-    private async Task<StoredClustering?> LoadNewestAsync(bool liveOnly, CancellationToken cancellationToken)
+    private async Task<StoredClustering?> LoadNewestAsync(bool liveOnly, CancellationToken cancellationToken, int? version = null)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -174,11 +177,11 @@ public sealed class ClusteringStore
                 select cluster_version as Version, method as Method, parameters::text as ParametersJson,
                        series_count as SeriesCount, moved_count as MovedCount, created_at as CreatedAt, live_at as LiveAt
                 from clustering
-                {(liveOnly ? "where live_at is not null" : "")}
+                {(version is not null ? "where cluster_version = @version" : liveOnly ? "where live_at is not null" : "")}
                 order by cluster_version desc
                 limit 1
                 """,
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
+                new { version }, cancellationToken: cancellationToken)).ConfigureAwait(false);
             if (header is null)
             {
                 return null;

@@ -18,6 +18,7 @@ public sealed class RunLedger
         + "started_at, finished_at, elapsed_ms, triggered_by, reason, error";
 
     private readonly NpgsqlDataSource _dataSource;
+    private RunShards? _shards;
 
     public RunLedger(NpgsqlDataSource dataSource)
     {
@@ -28,6 +29,17 @@ public sealed class RunLedger
     /// <summary>The run lock of <paramref name="asOf"/> (<see cref="RunLock"/>), or null when another session holds it.</summary>
     public Task<RunLock?> TryLockAsync(DateOnly asOf, CancellationToken cancellationToken) =>
         RunLock.TryAcquireAsync(_dataSource, asOf, cancellationToken);
+
+    /// <summary>The run lock of <paramref name="asOf"/> shared with other shards, or null when a whole-run scorer holds it.</summary>
+    public Task<RunLock?> TryLockSharedAsync(DateOnly asOf, CancellationToken cancellationToken) =>
+        RunLock.TryAcquireSharedAsync(_dataSource, asOf, cancellationToken);
+
+    /// <summary>One shard's lock, or null when another session is scoring that shard.</summary>
+    public Task<RunLock?> TryLockShardAsync(long runId, int shard, CancellationToken cancellationToken) =>
+        RunLock.TryAcquireShardAsync(_dataSource, runId, shard, cancellationToken);
+
+    /// <summary>The shards of runs split across instances.</summary>
+    public RunShards Shards => _shards ??= new RunShards(_dataSource);
 
     /// <summary>
     /// Records a rescore the moment it is accepted, as <see cref="RunStatus.Queued"/>; <see cref="StartAsync"/> with its

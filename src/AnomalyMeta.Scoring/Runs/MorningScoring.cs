@@ -69,7 +69,7 @@ public sealed class MorningScoring(
                 ? await ledger.CompletedSeriesAsync(runId, cancellationToken)
                 : new HashSet<int>();
             var scorer = new BatchScorer(options.Detection);
-            var (read, write) = await ScoreAllAsync(request, runId, scoringModels, done, scorer, cancellationToken);
+            var (read, write, _) = await ScoreAllAsync(request, runId, scoringModels, done, scorer, 0, int.MaxValue, cancellationToken);
             // A night scored before its feed landed must not pass for a quiet night: the run says so in the ledger
             // and the log (and `score` in its exit code); rerunning the date once the data is in scores those series.
             int noData = await ledger.CountAsync(runId, SeriesStatus.NoData, cancellationToken);
@@ -101,15 +101,134 @@ public sealed class MorningScoring(
     }
 
     /// <summary>
+    /// Starts (or resumes) a run split into <paramref name="shardCount"/> shards of series_id ranges, each scored by
+    /// <see cref="ScoreShardAsync"/> on whichever instance takes it. Checks the models first, so a run without any
+    /// fails here with the reason. Returns the run and the shards still to score (none when the date is already done).
+    /// Holds the date's lock shared while it plans: a whole-run scorer of the same date makes it leave.
+    /// </summary>
+    public async Task<ShardedRun> StartShardedAsync(ScoringRequest request, int shardCount, CancellationToken cancellationToken)
+    {
+        await using var dateLock = await ledger.TryLockSharedAsync(request.AsOf, cancellationToken);
+        if (dateLock is null)
+        {
+            string busy = $"Another process is scoring {request.AsOf:yyyy-MM-dd} as a whole right now (it holds the date's run lock): nothing done.";
+            if (request.QueuedRunId is long queued)
+            {
+                await ledger.FinishAsync(queued, RunStatus.Failed, busy, CancellationToken.None);
+            }
+            throw new InvalidOperationException(busy);
+        }
+        int seriesTotal = await queries.SeriesCountAsync(cancellationToken);
+        var start = request.QueuedRunId is long queuedRunId
+            ? await ledger.StartQueuedAsync(queuedRunId, seriesTotal, cancellationToken)
+            : await ledger.StartAsync(request.Kind, request.AsOf, request.TriggeredBy, request.Reason, seriesTotal, cancellationToken);
+        long runId = start.Run.RunId;
+        if (start.Outcome == RunStartOutcome.AlreadySucceeded)
+        {
+            logger.RunAlreadyDone(runId, request.AsOf);
+            return new ShardedRun(runId, request.AsOf, []);
+        }
+        try
+        {
+            var scoringModels = await LoadModelsAsync(cancellationToken);
+            await ledger.RecordModelsAsync(runId, scoringModels.ClusteringVersion, scoringModels.ModelIds, cancellationToken);
+            var shards = await ledger.Shards.PlanAsync(runId, shardCount, cancellationToken);
+            logger.RunStarted(runId, request.Kind, request.AsOf, seriesTotal, scoringModels.Count);
+            var pending = shards.Where(s => s.Status != "done").Select(s => s.Shard).ToList();
+            if (pending.Count == 0)
+            {
+                await CompleteShardedAsync(runId, request.AsOf, seriesTotal, cancellationToken);
+            }
+            return new ShardedRun(runId, request.AsOf, pending);
+        }
+        catch (Exception exception)
+        {
+            logger.RunFailed(exception, runId);
+            await ledger.FinishAsync(runId, RunStatus.Failed, exception.Message, CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Scores one shard of a run for <paramref name="instance"/>: the series of its range not committed yet, with the
+    /// clustering the run started with. Nothing to do when the run is no longer running, a whole-run scorer holds
+    /// the date, another instance holds the shard, or the shard is done (a recovered or repeated job). The instance that
+    /// finishes the last shard finishes the run. A failure fails the shard and the run, with the reason.
+    /// </summary>
+    public async Task<ShardOutcome> ScoreShardAsync(long runId, int shard, string instance, CancellationToken cancellationToken)
+    {
+        var run = await queries.RunAsync(runId, cancellationToken);
+        if (run is null || run.Status != "running")
+        {
+            return ShardOutcome.RunNotRunning;
+        }
+        await using var dateLock = await ledger.TryLockSharedAsync(run.AsOf, cancellationToken);
+        if (dateLock is null)
+        {
+            return ShardOutcome.Busy;
+        }
+        await using var shardLock = await ledger.TryLockShardAsync(runId, shard, cancellationToken);
+        if (shardLock is null)
+        {
+            return ShardOutcome.Busy;
+        }
+        var taken = await ledger.Shards.StartAsync(runId, shard, instance, cancellationToken);
+        if (taken is null)
+        {
+            return ShardOutcome.AlreadyDone;
+        }
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = runId, ["Shard"] = shard });
+        try
+        {
+            var scoringModels = await LoadModelsAsync(cancellationToken, run.ClusteringVersion);
+            var done = await ledger.CompletedSeriesAsync(runId, cancellationToken);
+            var request = new ScoringRequest(run.Kind == "rescore" ? RunKind.Rescore : RunKind.Nightly, run.AsOf, run.TriggeredBy, run.Reason);
+            var (_, _, committed) = await ScoreAllAsync(request, runId, scoringModels, done, new BatchScorer(options.Detection),
+                taken.FirstSeriesId - 1, taken.LastSeriesId, cancellationToken);
+            await ledger.Shards.FinishAsync(runId, shard, committed, cancellationToken);
+            logger.ShardDone(runId, shard, instance, committed);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            logger.RunFailed(exception, runId);
+            await ledger.Shards.FailAsync(runId, shard, exception.Message, CancellationToken.None);
+            await ledger.FinishAsync(runId, RunStatus.Failed, $"shard {shard}: {exception.Message}", CancellationToken.None);
+            throw;
+        }
+        await CompleteShardedAsync(runId, run.AsOf, run.SeriesTotal, cancellationToken);
+        return ShardOutcome.Scored;
+    }
+
+    /// <summary>Finishes a sharded run when its last shard is done (once, whoever gets there), with the no-data warning.</summary>
+    private async Task CompleteShardedAsync(long runId, DateOnly asOf, int seriesTotal, CancellationToken cancellationToken)
+    {
+        int noData = await ledger.CountAsync(runId, SeriesStatus.NoData, cancellationToken);
+        string? warning = noData * 2 > seriesTotal && seriesTotal > 0
+            ? $"most series had no data for {asOf:yyyy-MM-dd}: {noData} of {seriesTotal} (is the day's feed late? run the date again once it is in)"
+            : null;
+        if (await ledger.Shards.TryCompleteRunAsync(runId, warning, cancellationToken)
+            && await ledger.GetAsync(runId, cancellationToken) is { } finished)
+        {
+            if (warning is not null)
+            {
+                logger.MostlyNoData(runId, noData, seriesTotal);
+            }
+            logger.RunSucceeded(runId, finished.SeriesScored, finished.SeriesSkipped, finished.AnomaliesWritten, finished.ElapsedMs ?? 0);
+        }
+    }
+
+    /// <summary>
     /// Scores every batch, three deep: while batch N is scored, batch N + 1 is read (windows and yesterday's detector
     /// states) and batch N − 1 is committed, so the database works while the CPU scores. Commits stay in order, one in
     /// flight. Returns the time spent waiting for reads and for commits (what the overlap did not hide).
     /// </summary>
-    private async Task<(TimeSpan Read, TimeSpan Write)> ScoreAllAsync(ScoringRequest request, long runId, ScoringModels scoringModels,
-        IReadOnlySet<int> done, BatchScorer scorer, CancellationToken cancellationToken)
+    private async Task<(TimeSpan Read, TimeSpan Write, int Series)> ScoreAllAsync(ScoringRequest request, long runId, ScoringModels scoringModels,
+        IReadOnlySet<int> done, BatchScorer scorer, int afterSeriesId, int lastSeriesId, CancellationToken cancellationToken)
     {
         TimeSpan read = TimeSpan.Zero, write = TimeSpan.Zero;
-        await using var batches = series.ReadHistoryAsync(request.AsOf, scoringModels.DaysToRead(options.DaysRead), options.BatchSize, cancellationToken)
+        int committed = 0;
+        await using var batches = series.ReadHistoryAsync(request.AsOf, scoringModels.DaysToRead(options.DaysRead), options.BatchSize,
+                afterSeriesId, lastSeriesId, cancellationToken)
             .GetAsyncEnumerator(cancellationToken);
         async Task<(SeriesHistoryBatch Batch, IReadOnlyDictionary<int, DetectorState> States)?> ReadNextAsync()
         {
@@ -144,13 +263,14 @@ public sealed class MorningScoring(
                 write += Stopwatch.GetElapsedTime(writing);
                 if (outcomes.Count > 0)
                 {
+                    committed += outcomes.Count;
                     commit = CommitAsync(runId, request.AsOf, outcomes, anomalies, batchClock, cancellationToken);
                 }
             }
             long last = Stopwatch.GetTimestamp();
             await commit;
             write += Stopwatch.GetElapsedTime(last);
-            return (read, write);
+            return (read, write, committed);
         }
         catch
         {
@@ -245,10 +365,13 @@ public sealed class MorningScoring(
     /// ready for the fast adapter. Models of an older task encoding are left out (and logged). A newer clustering whose
     /// training has not been through all its clusters does not score: the live one goes on, by its own assignments.
     /// </summary>
-    private async Task<ScoringModels> LoadModelsAsync(CancellationToken cancellationToken)
+    private async Task<ScoringModels> LoadModelsAsync(CancellationToken cancellationToken, int? clusteringVersion = null)
     {
         var latest = await clusterings.LoadLatestAsync(cancellationToken);
-        var live = latest?.LiveAt is null ? await clusterings.LoadLiveAsync(cancellationToken) : latest;
+        // A shard scores with the clustering its run started with, even if another went live since.
+        var live = clusteringVersion is int version ? await clusterings.LoadAsync(version, cancellationToken)
+            : latest?.LiveAt is null ? await clusterings.LoadLiveAsync(cancellationToken)
+            : latest;
         var clusterModels = new Dictionary<int, ScoringModel>();
         if (live is not null)
         {

@@ -32,3 +32,22 @@ public sealed record ScoringSummary(
 
 /// <summary>Where a run's time went: reading windows and detector states, building tasks, adapting and forecasting, scoring, committing.</summary>
 public sealed record ScoringPhases(TimeSpan Read, TimeSpan Encode, TimeSpan Adapt, TimeSpan Score, TimeSpan Write);
+
+/// <summary>A sharded run as planned: its id and the shards still to score (empty when the date was already done).</summary>
+public sealed record ShardedRun(long RunId, DateOnly AsOf, IReadOnlyList<int> PendingShards);
+
+/// <summary>What one shard job did.</summary>
+public enum ShardOutcome
+{
+    /// <summary>The shard's series were scored and committed.</summary>
+    Scored,
+
+    /// <summary>The shard was already done: a recovered or repeated job.</summary>
+    AlreadyDone,
+
+    /// <summary>Another instance holds the shard, or a whole-run scorer holds the date.</summary>
+    Busy,
+
+    /// <summary>The run is no longer running (finished, or failed by another shard).</summary>
+    RunNotRunning,
+}

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AnomalyMeta.Scoring;
 using AnomalyMeta.Scoring.Runs;
 using AnomalyMeta.Storage.Records;
 using Quartz;
@@ -11,9 +12,11 @@ namespace AnomalyMeta.Service.Jobs;
 /// <see cref="MorningScoring"/>. Never two at once: a rescore waits for the nightly run, and the other way round.
 /// The job requests recovery: when its process dies mid-run, the scheduler (this instance after a restart, or
 /// another instance of the cluster) fires it again and the run resumes after its last committed batch.
+/// With <c>Scoring:Shards</c> above 1 it only plans the run: each shard becomes a <see cref="ScoringShardJob"/> in the
+/// clustered job store, taken by whichever instance is free, and the instance that ends the last shard ends the run.
 /// </summary>
 [DisallowConcurrentExecution]
-public sealed class MorningScoringJob(MorningScoring scoring, MorningScheduleOptions schedule) : IJob
+public sealed class MorningScoringJob(MorningScoring scoring, MorningScheduleOptions schedule, ScoringOptions options) : IJob
 {
     public static readonly JobKey Key = new("morning-scoring", "anomalymeta");
 
@@ -35,8 +38,36 @@ public sealed class MorningScoringJob(MorningScoring scoring, MorningScheduleOpt
             Read(TriggeredByKey) ?? $"quartz:{context.Trigger.Key.Name}",
             Read(ReasonKey),
             Read(RunIdKey) is string runId ? long.Parse(runId, CultureInfo.InvariantCulture) : null);
+        if (options.Shards > 1)
+        {
+            var run = await scoring.StartShardedAsync(request, options.Shards, cancellationToken);
+            foreach (int shard in run.PendingShards)
+            {
+                await ScheduleShardAsync(context.Scheduler, run.RunId, shard, cancellationToken);
+            }
+            context.Result = new ScoringSummary(run.RunId, run.AsOf, AlreadyDone: run.PendingShards.Count == 0, 0, 0, 0, 0, TimeSpan.Zero);
+            return;
+        }
         var summary = await scoring.RunAsync(request, cancellationToken);
         context.Result = summary;
+    }
+
+    /// <summary>Schedules a shard's job unless it is already in the store (waiting, or running on some instance).</summary>
+    private static async Task ScheduleShardAsync(IScheduler scheduler, long runId, int shard, CancellationToken cancellationToken)
+    {
+        var job = ScoringShardJob.Create(runId, shard);
+        if (await scheduler.Exists(job.Key, cancellationToken))
+        {
+            return;
+        }
+        try
+        {
+            await scheduler.ScheduleJob(job, TriggerBuilder.Create().ForJob(job).StartNow().Build(), default, cancellationToken);
+        }
+        catch (ObjectAlreadyExistsException)
+        {
+            // Another planner of the same run (a hand-back on another instance) got there first.
+        }
     }
 
     /// <summary>

@@ -84,6 +84,7 @@ public sealed class MorningScoring(
                 logger.MostlyNoData(runId, noData, seriesTotal);
             }
             logger.RunSucceeded(runId, finished.SeriesScored, finished.SeriesSkipped, finished.AnomaliesWritten, clock.ElapsedMilliseconds);
+            ScoringTelemetry.RunFinished(request.Kind, RunStatus.Succeeded, clock.Elapsed);
             return Summarise(finished, alreadyDone: false, clock.Elapsed) with
             {
                 SeriesNoData = noData,
@@ -94,6 +95,7 @@ public sealed class MorningScoring(
         catch (Exception exception)
         {
             logger.RunFailed(exception, runId);
+            ScoringTelemetry.RunFinished(request.Kind, RunStatus.Failed, clock.Elapsed);
             // The ledger must say the run failed even when the run was cancelled: record it without the token.
             await ledger.FinishAsync(runId, RunStatus.Failed, exception.Message, CancellationToken.None);
             throw;

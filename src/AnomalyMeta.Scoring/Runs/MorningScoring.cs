@@ -69,7 +69,7 @@ public sealed class MorningScoring(
                 ? await ledger.CompletedSeriesAsync(runId, cancellationToken)
                 : new HashSet<int>();
             var scorer = new BatchScorer(options.Detection);
-            var (read, write) = await ScoreAllAsync(request, runId, scoringModels, done, scorer, cancellationToken);
+            var (read, write) = await ScoreAllAsync(request, runId, seriesTotal, scoringModels, done, scorer, cancellationToken);
             // A night scored before its feed landed must not pass for a quiet night: the run says so in the ledger
             // and the log (and `score` in its exit code); rerunning the date once the data is in scores those series.
             int noData = await ledger.CountAsync(runId, SeriesStatus.NoData, cancellationToken);
@@ -107,7 +107,7 @@ public sealed class MorningScoring(
     /// states) and batch N − 1 is committed, so the database works while the CPU scores. Commits stay in order, one in
     /// flight. Returns the time spent waiting for reads and for commits (what the overlap did not hide).
     /// </summary>
-    private async Task<(TimeSpan Read, TimeSpan Write)> ScoreAllAsync(ScoringRequest request, long runId, ScoringModels scoringModels,
+    private async Task<(TimeSpan Read, TimeSpan Write)> ScoreAllAsync(ScoringRequest request, long runId, int seriesTotal, ScoringModels scoringModels,
         IReadOnlySet<int> done, BatchScorer scorer, CancellationToken cancellationToken)
     {
         TimeSpan read = TimeSpan.Zero, write = TimeSpan.Zero;
@@ -125,6 +125,8 @@ public sealed class MorningScoring(
 
         var next = ReadNextAsync();
         Task commit = Task.CompletedTask;
+        int batchesRead = 0, seriesDone = done.Count;
+        int batchesTotal = (seriesTotal + options.BatchSize - 1) / options.BatchSize;
         try
         {
             while (true)
@@ -144,9 +146,13 @@ public sealed class MorningScoring(
                 long writing = Stopwatch.GetTimestamp();
                 await commit;
                 write += Stopwatch.GetElapsedTime(writing);
+                batchesRead++;
                 if (outcomes.Count > 0)
                 {
-                    commit = CommitAsync(runId, request.AsOf, outcomes, anomalies, batchClock, cancellationToken);
+                    // Commits run one at a time and in order, so the count here is the count once this one lands.
+                    seriesDone += outcomes.Count;
+                    var progress = new BatchProgress(batchesRead, Math.Max(batchesTotal, batchesRead), seriesDone, Math.Max(seriesTotal, seriesDone));
+                    commit = CommitAsync(runId, request.AsOf, outcomes, anomalies, batchClock, progress, cancellationToken);
                 }
             }
             long last = Stopwatch.GetTimestamp();
@@ -163,7 +169,7 @@ public sealed class MorningScoring(
     }
 
     private async Task CommitAsync(long runId, DateOnly asOf, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies, Stopwatch batchClock,
-        CancellationToken cancellationToken)
+        BatchProgress progress, CancellationToken cancellationToken)
     {
         using var batchActivity = ScoringTelemetry.Source.StartActivity("scoring batch");
         await ledger.CommitBatchAsync(runId, asOf, outcomes, anomalies, cancellationToken);
@@ -176,7 +182,8 @@ public sealed class MorningScoring(
         ScoringTelemetry.SeriesSkipped.Add(outcomes.Count - scored);
         ScoringTelemetry.AnomaliesWritten.Add(anomalies.Count);
         ScoringTelemetry.BatchSeconds.Record(batchClock.Elapsed.TotalSeconds);
-        logger.BatchCommitted(outcomes.Count, scored, outcomes.Count - scored, anomalies.Count, batchClock.ElapsedMilliseconds);
+        logger.BatchCommitted(runId, progress.Batch, progress.BatchesTotal, progress.SeriesDone, progress.SeriesTotal,
+            scored, outcomes.Count - scored, anomalies.Count, batchClock.ElapsedMilliseconds);
     }
 
     /// <summary>

@@ -8,6 +8,7 @@ using AnomalyMeta.Service.Security;
 using AnomalyMeta.Storage;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -45,10 +46,12 @@ builder.Services.AddRateLimiter(limiter =>
         _ => new FixedWindowRateLimiterOptions { PermitLimit = 10, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
 });
 
-// A span per run and per batch, counters per run; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+// A span per run and per batch, counters per run, with the HTTP server's and Npgsql's own: scraped at /metrics,
+// and exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 var telemetry = builder.Services.AddOpenTelemetry()
-    .WithTracing(tracing => tracing.AddSource(ScoringTelemetry.Name))
-    .WithMetrics(metrics => metrics.AddMeter(ScoringTelemetry.Name));
+    .WithTracing(tracing => tracing.AddSource(ScoringTelemetry.Name).AddAspNetCoreInstrumentation().AddNpgsql())
+    .WithMetrics(metrics => metrics.AddMeter(ScoringTelemetry.Name).AddAspNetCoreInstrumentation().AddNpgsqlInstrumentation()
+        .AddPrometheusExporter());
 if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
 {
     telemetry.UseOtlpExporter();
@@ -65,6 +68,7 @@ app.MapRunsApi();
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
 app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(AnomalyMetaServices.ReadyTag) });
 app.MapHealthChecks("/health");
+app.MapPrometheusScrapingEndpoint();
 await app.RunAsync();
 return 0;
 

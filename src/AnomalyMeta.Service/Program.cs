@@ -14,6 +14,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Quartz;
 using Serilog;
+using Serilog.Formatting.Compact;
 
 // The AnomalyMeta service: the morning job on Quartz, and the endpoints of the on-call engineer.
 var builder = WebApplication.CreateBuilder(args);
@@ -27,7 +28,11 @@ if (DatabaseMigrator.Unusable(PostgresSettings.Resolve(builder.Configuration.Get
     return 2;
 }
 
-builder.Services.AddSerilog(logger => logger.ReadFrom.Configuration(builder.Configuration).WriteTo.Console());
+// One JSON object a line (compact JSON, CLEF) for the log shipper, with the rendered message for people. Logger scopes
+// (a run's RunId) reach every line through Serilog's provider; FromLogContext adds what is pushed on Serilog's LogContext.
+builder.Services.AddSerilog(logger => logger.ReadFrom.Configuration(builder.Configuration)
+    .Enrich.FromLogContext()
+    .WriteTo.Console(new RenderedCompactJsonFormatter()));
 builder.Services.AddAnomalyMeta(builder.Configuration);
 builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
 builder.Services.AddHostedService<UnfinishedRuns>();

@@ -11,8 +11,11 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Nightly run {RunId} for {AsOf} already succeeded: nothing to do")]
     public static partial void RunAlreadyDone(this ILogger logger, long runId, DateOnly asOf);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "Batch of {SeriesCount} series: {Scored} scored, {Skipped} skipped, {Anomalies} anomalies in {ElapsedMs} ms")]
-    public static partial void BatchCommitted(this ILogger logger, int seriesCount, int scored, int skipped, int anomalies, long elapsedMs);
+    // Information: the operator's progress line while a run is under way (a few hundred lines for millions of series).
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information,
+        Message = "Run {RunId}: batch {Batch} of {BatchesTotal} committed, {SeriesDone} of {SeriesTotal} series done; this batch {Scored} scored, {Skipped} skipped, {Anomalies} anomalies in {ElapsedMs} ms")]
+    public static partial void BatchCommitted(this ILogger logger, long runId, int batch, int batchesTotal, int seriesDone, int seriesTotal,
+        int scored, int skipped, int anomalies, long elapsedMs);
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Run {RunId} succeeded: {Scored} scored, {Skipped} skipped, {Anomalies} anomalies in {ElapsedMs} ms")]
     public static partial void RunSucceeded(this ILogger logger, long runId, int scored, int skipped, int anomalies, long elapsedMs);

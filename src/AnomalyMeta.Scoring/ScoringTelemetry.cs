@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using AnomalyMeta.Storage.Records;
 
 namespace AnomalyMeta.Scoring;
 
@@ -18,5 +19,21 @@ public static class ScoringTelemetry
 
     public static readonly Counter<long> AnomaliesWritten = Meter.CreateCounter<long>("anomalymeta.anomalies.written", "{anomaly}");
 
-    public static readonly Histogram<double> BatchSeconds = Meter.CreateHistogram<double>("anomalymeta.batch.duration", "s");
+    // The SDK's default buckets (0 to 10,000) are made for milliseconds: a batch takes well under a minute.
+    public static readonly Histogram<double> BatchSeconds = Meter.CreateHistogram<double>("anomalymeta.batch.duration", "s",
+        "Time to score and commit one batch", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+
+    public static readonly Counter<long> Runs = Meter.CreateCounter<long>("anomalymeta.runs", "{run}", "Scoring runs finished, by kind and status");
+
+    // From seconds (a small fleet) to the hours a run must never take: 2M series score in about 5 minutes.
+    public static readonly Histogram<double> RunSeconds = Meter.CreateHistogram<double>("anomalymeta.run.duration", "s",
+        "Time of a scoring run, by kind and status", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200] });
+
+    /// <summary>A run that ended: counted by kind and status (the ledger's spellings), its duration recorded.</summary>
+    public static void RunFinished(RunKind kind, RunStatus status, TimeSpan elapsed)
+    {
+        var tags = new TagList { { "kind", LedgerNames.ToDatabase(kind) }, { "status", LedgerNames.ToDatabase(status) } };
+        Runs.Add(1, tags);
+        RunSeconds.Record(elapsed.TotalSeconds, tags);
+    }
 }

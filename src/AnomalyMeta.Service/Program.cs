@@ -8,11 +8,13 @@ using AnomalyMeta.Service.Security;
 using AnomalyMeta.Storage;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Quartz;
 using Serilog;
+using Serilog.Formatting.Compact;
 
 // The AnomalyMeta service: the morning job on Quartz, and the endpoints of the on-call engineer.
 var builder = WebApplication.CreateBuilder(args);
@@ -26,7 +28,11 @@ if (DatabaseMigrator.Unusable(PostgresSettings.Resolve(builder.Configuration.Get
     return 2;
 }
 
-builder.Services.AddSerilog(logger => logger.ReadFrom.Configuration(builder.Configuration).WriteTo.Console());
+// One JSON object a line (compact JSON, CLEF) for the log shipper, with the rendered message for people. Logger scopes
+// (a run's RunId) reach every line through Serilog's provider; FromLogContext adds what is pushed on Serilog's LogContext.
+builder.Services.AddSerilog(logger => logger.ReadFrom.Configuration(builder.Configuration)
+    .Enrich.FromLogContext()
+    .WriteTo.Console(new RenderedCompactJsonFormatter()));
 builder.Services.AddAnomalyMeta(builder.Configuration);
 builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
 builder.Services.AddHostedService<UnfinishedRuns>();
@@ -45,10 +51,12 @@ builder.Services.AddRateLimiter(limiter =>
         _ => new FixedWindowRateLimiterOptions { PermitLimit = 10, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
 });
 
-// A span per run and per batch, counters per run; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+// A span per run and per batch, counters per run, with the HTTP server's and Npgsql's own: scraped at /metrics,
+// and exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 var telemetry = builder.Services.AddOpenTelemetry()
-    .WithTracing(tracing => tracing.AddSource(ScoringTelemetry.Name))
-    .WithMetrics(metrics => metrics.AddMeter(ScoringTelemetry.Name));
+    .WithTracing(tracing => tracing.AddSource(ScoringTelemetry.Name).AddAspNetCoreInstrumentation().AddNpgsql())
+    .WithMetrics(metrics => metrics.AddMeter(ScoringTelemetry.Name).AddAspNetCoreInstrumentation().AddNpgsqlInstrumentation()
+        .AddPrometheusExporter());
 if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
 {
     telemetry.UseOtlpExporter();
@@ -65,6 +73,7 @@ app.MapRunsApi();
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
 app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(AnomalyMetaServices.ReadyTag) });
 app.MapHealthChecks("/health");
+app.MapPrometheusScrapingEndpoint();
 await app.RunAsync();
 return 0;
 

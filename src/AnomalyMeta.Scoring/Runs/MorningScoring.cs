@@ -69,7 +69,7 @@ public sealed class MorningScoring(
                 ? await ledger.CompletedSeriesAsync(runId, cancellationToken)
                 : new HashSet<int>();
             var scorer = new BatchScorer(options.Detection);
-            var (read, write, _) = await ScoreAllAsync(request, runId, scoringModels, done, scorer, 0, int.MaxValue, cancellationToken);
+            var (read, write, _) = await ScoreAllAsync(request, runId, seriesTotal, scoringModels, done, scorer, 0, int.MaxValue, cancellationToken);
             // A night scored before its feed landed must not pass for a quiet night: the run says so in the ledger
             // and the log (and `score` in its exit code); rerunning the date once the data is in scores those series.
             int noData = await ledger.CountAsync(runId, SeriesStatus.NoData, cancellationToken);
@@ -84,6 +84,7 @@ public sealed class MorningScoring(
                 logger.MostlyNoData(runId, noData, seriesTotal);
             }
             logger.RunSucceeded(runId, finished.SeriesScored, finished.SeriesSkipped, finished.AnomaliesWritten, clock.ElapsedMilliseconds);
+            ScoringTelemetry.RunFinished(request.Kind, RunStatus.Succeeded, clock.Elapsed);
             return Summarise(finished, alreadyDone: false, clock.Elapsed) with
             {
                 SeriesNoData = noData,
@@ -94,6 +95,7 @@ public sealed class MorningScoring(
         catch (Exception exception)
         {
             logger.RunFailed(exception, runId);
+            ScoringTelemetry.RunFinished(request.Kind, RunStatus.Failed, clock.Elapsed);
             // The ledger must say the run failed even when the run was cancelled: record it without the token.
             await ledger.FinishAsync(runId, RunStatus.Failed, exception.Message, CancellationToken.None);
             throw;
@@ -183,7 +185,7 @@ public sealed class MorningScoring(
             var scoringModels = await LoadModelsAsync(cancellationToken, run.ClusteringVersion);
             var done = await ledger.CompletedSeriesAsync(runId, cancellationToken);
             var request = new ScoringRequest(run.Kind == "rescore" ? RunKind.Rescore : RunKind.Nightly, run.AsOf, run.TriggeredBy, run.Reason);
-            var (_, _, committed) = await ScoreAllAsync(request, runId, scoringModels, done, new BatchScorer(options.Detection),
+            var (_, _, committed) = await ScoreAllAsync(request, runId, run.SeriesTotal, scoringModels, done, new BatchScorer(options.Detection),
                 taken.FirstSeriesId - 1, taken.LastSeriesId, cancellationToken);
             await ledger.Shards.FinishAsync(runId, shard, committed, cancellationToken);
             logger.ShardDone(runId, shard, instance, committed);
@@ -222,7 +224,7 @@ public sealed class MorningScoring(
     /// states) and batch N − 1 is committed, so the database works while the CPU scores. Commits stay in order, one in
     /// flight. Returns the time spent waiting for reads and for commits (what the overlap did not hide).
     /// </summary>
-    private async Task<(TimeSpan Read, TimeSpan Write, int Series)> ScoreAllAsync(ScoringRequest request, long runId, ScoringModels scoringModels,
+    private async Task<(TimeSpan Read, TimeSpan Write, int Series)> ScoreAllAsync(ScoringRequest request, long runId, int seriesTotal, ScoringModels scoringModels,
         IReadOnlySet<int> done, BatchScorer scorer, int afterSeriesId, int lastSeriesId, CancellationToken cancellationToken)
     {
         TimeSpan read = TimeSpan.Zero, write = TimeSpan.Zero;
@@ -242,6 +244,8 @@ public sealed class MorningScoring(
 
         var next = ReadNextAsync();
         Task commit = Task.CompletedTask;
+        int batchesRead = 0, seriesDone = done.Count;
+        int batchesTotal = (seriesTotal + options.BatchSize - 1) / options.BatchSize;
         try
         {
             while (true)
@@ -261,10 +265,14 @@ public sealed class MorningScoring(
                 long writing = Stopwatch.GetTimestamp();
                 await commit;
                 write += Stopwatch.GetElapsedTime(writing);
+                batchesRead++;
                 if (outcomes.Count > 0)
                 {
                     committed += outcomes.Count;
-                    commit = CommitAsync(runId, request.AsOf, outcomes, anomalies, batchClock, cancellationToken);
+                    // Commits run one at a time and in order, so the count here is the count once this one lands.
+                    seriesDone += outcomes.Count;
+                    var progress = new BatchProgress(batchesRead, Math.Max(batchesTotal, batchesRead), seriesDone, Math.Max(seriesTotal, seriesDone));
+                    commit = CommitAsync(runId, request.AsOf, outcomes, anomalies, batchClock, progress, cancellationToken);
                 }
             }
             long last = Stopwatch.GetTimestamp();
@@ -281,7 +289,7 @@ public sealed class MorningScoring(
     }
 
     private async Task CommitAsync(long runId, DateOnly asOf, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies, Stopwatch batchClock,
-        CancellationToken cancellationToken)
+        BatchProgress progress, CancellationToken cancellationToken)
     {
         using var batchActivity = ScoringTelemetry.Source.StartActivity("scoring batch");
         await ledger.CommitBatchAsync(runId, asOf, outcomes, anomalies, cancellationToken);
@@ -294,7 +302,8 @@ public sealed class MorningScoring(
         ScoringTelemetry.SeriesSkipped.Add(outcomes.Count - scored);
         ScoringTelemetry.AnomaliesWritten.Add(anomalies.Count);
         ScoringTelemetry.BatchSeconds.Record(batchClock.Elapsed.TotalSeconds);
-        logger.BatchCommitted(outcomes.Count, scored, outcomes.Count - scored, anomalies.Count, batchClock.ElapsedMilliseconds);
+        logger.BatchCommitted(runId, progress.Batch, progress.BatchesTotal, progress.SeriesDone, progress.SeriesTotal,
+            scored, outcomes.Count - scored, anomalies.Count, batchClock.ElapsedMilliseconds);
     }
 
     /// <summary>

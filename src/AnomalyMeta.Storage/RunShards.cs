@@ -58,13 +58,14 @@ public sealed class RunShards(NpgsqlDataSource dataSource)
     public async Task<RunShard?> StartAsync(long runId, int shard, string instance, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<RunShard>(new CommandDefinition(
+        var row = await connection.QuerySingleOrDefaultAsync<ShardRow>(new CommandDefinition(
             $"""
             update run_shard set status = 'running', instances = array_append(instances, @instance), started_at = now(), error = null
             where run_id = @runId and shard = @shard and status <> 'done'
             returning {Columns}
             """,
             new { runId, shard, instance }, cancellationToken: cancellationToken));
+        return row?.ToShard();
     }
 
     /// <summary>Marks a shard done with the series it committed.</summary>
@@ -92,12 +93,33 @@ public sealed class RunShards(NpgsqlDataSource dataSource)
             new { runId, warning }, cancellationToken) == 1;
 
     private static async Task<IReadOnlyList<RunShard>> ListAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken) =>
-        (await connection.QueryAsync<RunShard>(new CommandDefinition(
-            $"select {Columns} from run_shard where run_id = @runId order by shard", new { runId }, cancellationToken: cancellationToken))).AsList();
+        (await connection.QueryAsync<ShardRow>(new CommandDefinition(
+            $"select {Columns} from run_shard where run_id = @runId order by shard", new { runId }, cancellationToken: cancellationToken)))
+        .Select(r => r.ToShard()).ToList();
 
     private async Task<int> ExecuteAsync(string sql, object parameters, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken));
+    }
+
+    // Dapper builds records from positional constructors but reads text[] as System.Array there: a row class instead.
+    private sealed class ShardRow
+    {
+        public long RunId { get; init; }
+
+        public int Shard { get; init; }
+
+        public int FirstSeriesId { get; init; }
+
+        public int LastSeriesId { get; init; }
+
+        public string Status { get; init; } = "";
+
+        public string[] Instances { get; init; } = [];
+
+        public int SeriesDone { get; init; }
+
+        public RunShard ToShard() => new(RunId, Shard, FirstSeriesId, LastSeriesId, Status, Instances, SeriesDone);
     }
 }

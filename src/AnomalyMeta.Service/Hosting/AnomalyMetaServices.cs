@@ -53,7 +53,14 @@ public static class AnomalyMetaServices
             quartz.ConfigureScheduler(scheduler =>
             {
                 scheduler.InstanceName = "anomalymeta";
-                scheduler.GenerateInstanceId = true;
+                if (scheduling.InstanceId is { Length: > 0 } instanceId)
+                {
+                    scheduler.InstanceId = instanceId;
+                }
+                else
+                {
+                    scheduler.GenerateInstanceId = true;
+                }
             });
             // The scheduler's state lives in PostgreSQL (tables from db/), so a restart loses no trigger and
             // several service instances share one schedule without running the job twice.
@@ -61,7 +68,12 @@ public static class AnomalyMetaServices
             {
                 store.UsePostgres(connectionString);
                 store.UseSystemTextJsonSerializer();
-                store.UseClustering(clustering => clustering.Enabled = true);
+                store.UseClustering(clustering =>
+                {
+                    clustering.Enabled = true;
+                    clustering.CheckinInterval = TimeSpan.FromSeconds(scheduling.CheckinSeconds);
+                    clustering.CheckinMisfireThreshold = TimeSpan.FromSeconds(scheduling.CheckinSeconds);
+                });
                 store.ConfigureStore(ado =>
                 {
                     ado.TablePrefix = "qrtz_";

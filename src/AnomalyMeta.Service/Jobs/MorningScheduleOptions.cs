@@ -13,6 +13,18 @@ public sealed class MorningScheduleOptions
     /// <summary>IANA time zone of the cron expression.</summary>
     public string TimeZone { get; set; } = "UTC";
 
+    /// <summary>
+    /// This instance's name in the Quartz cluster (recorded on each shard it scores). Unset: generated from the host
+    /// name and the start time; every instance of a cluster needs a different one.
+    /// </summary>
+    public string? InstanceId { get; set; }
+
+    /// <summary>
+    /// How often an instance tells the cluster it is alive, in seconds. An instance silent for about twice this long is
+    /// taken for dead and another one recovers the jobs it was running.
+    /// </summary>
+    public double CheckinSeconds { get; set; } = 7.5;
+
     /// <summary>The time zone of <see cref="TimeZone"/>.</summary>
     public TimeZoneInfo Zone => TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
 
@@ -21,6 +33,10 @@ public sealed class MorningScheduleOptions
         if (!CronExpression.TryParse(Cron, out _))
         {
             throw new InvalidOperationException($"Scheduling:Cron '{Cron}' is not a valid Quartz cron expression (seconds minutes hours day month weekday).");
+        }
+        if (CheckinSeconds is not (>= 0.5 and <= 600))
+        {
+            throw new InvalidOperationException($"Scheduling:CheckinSeconds must be in 0.5..600, found {CheckinSeconds}.");
         }
         if (!TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out _))
         {

@@ -1,3 +1,4 @@
+using AnomalyMeta.Core.Detection;
 using AnomalyMeta.Core.Forecasting;
 using Dapper;
 using Npgsql;
@@ -14,9 +15,13 @@ public sealed record SeriesDayFlag(int Index, DateTime Ts, float Value, float Fo
 /// the flagged points, and the series' status history across runs up to that date, newest first.
 /// </summary>
 /// <remarks>
-/// The band is forecast ± <paramref name="Threshold"/> × <paramref name="ResidualScale"/>, the detector's scale at the
-/// end of the day (<c>run_series.residual_scale</c>): the scorer's own scale moves point by point through the day and
-/// only its end is stored. Each flag keeps the exact band it was flagged against (<c>anomaly.lower_band/upper_band</c>).
+/// The band is forecast ± <paramref name="BandHalfWidth"/>: the distance at which the scorer started the day flagging,
+/// max(threshold × residual scale, peak margin × recent peak), from the detector state it carried over from
+/// <paramref name="ScaleAsOf"/> (the day before, <c>run_series.residual_scale/residual_peak</c>). The scorer's scale then
+/// moves point by point through the day and only its end is stored; that end already holds the day's own surprises
+/// (a flag widens it), so it would draw a flagged point on the edge of a band it was far outside of. A series without a
+/// scored day before falls back to threshold × its scale at the end of the day (<paramref name="ScaleAsOf"/> is then
+/// the date itself). Each flag keeps the exact band it was flagged against (<c>anomaly.lower_band/upper_band</c>).
 /// <paramref name="Model"/> names the meta-learner whose season set K, or says how K was found without it.
 /// </remarks>
 public sealed record SeriesDay(
@@ -32,6 +37,9 @@ public sealed record SeriesDay(
     int SeasonLength,
     float Threshold,
     float ResidualScale,
+    float ResidualPeak,
+    DateOnly ScaleAsOf,
+    float BandHalfWidth,
     DateTime WindowStart,
     float[] Window,
     DateTime DayStart,
@@ -65,13 +73,13 @@ public sealed class SeriesDayQueries(NpgsqlDataSource dataSource)
 
     /// <param name="seriesKey">The series.</param>
     /// <param name="date">The scoring date (as-of).</param>
-    /// <param name="threshold">The detection threshold (<c>Scoring:Threshold</c>): runs do not record the one they used.</param>
+    /// <param name="detection">The detection settings (<c>Scoring:Threshold</c>, <c>Scoring:PeakMargin</c>): runs do not record the ones they used.</param>
     /// <param name="historyLength">Most runs of the series' history to return.</param>
     /// <param name="cancellationToken">Cancels the queries.</param>
-    public async Task<SeriesDayLookup> DayAsync(string seriesKey, DateOnly date, float threshold, int historyLength, CancellationToken cancellationToken)
+    public async Task<SeriesDayLookup> DayAsync(string seriesKey, DateOnly date, DetectionOptions detection, int historyLength, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(seriesKey);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threshold);
+        ArgumentNullException.ThrowIfNull(detection);
         ArgumentOutOfRangeException.ThrowIfLessThan(historyLength, 1);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var series = await connection.QuerySingleOrDefaultAsync<SeriesRow>(new CommandDefinition(
@@ -86,7 +94,7 @@ public sealed class SeriesDayQueries(NpgsqlDataSource dataSource)
         var scored = await connection.QuerySingleOrDefaultAsync<ScoredRow>(new CommandDefinition(
             """
             select rs.run_id as RunId, r.kind as Kind, rs.status as Status, rs.detail as Detail, rs.anomaly_count as AnomalyCount,
-                   rs.forecast as Forecast, rs.scores as Scores, rs.residual_scale as ResidualScale,
+                   rs.forecast as Forecast, rs.scores as Scores, rs.residual_scale as ResidualScale, rs.residual_peak as ResidualPeak,
                    r.clustering_version as ClusteringVersion, r.model_ids as ModelIds
             from run_series rs join run r using (run_id)
             where rs.series_id = @seriesId and r.as_of = @date and rs.status = 'scored' and rs.forecast is not null
@@ -106,13 +114,27 @@ public sealed class SeriesDayQueries(NpgsqlDataSource dataSource)
         var actual = points[^pointsPerDay..];
         var window = points[^(seasonLength + pointsPerDay)..^pointsPerDay];
 
-        float scale = scored.ResidualScale ?? float.NaN;
+        // The state the scorer started the day from: the latest run of the day before that scored the series, before
+        // this run (MorningScoring reads it the same way, AnomalyQueries.DetectorStatesAsync).
+        var before = await connection.QuerySingleOrDefaultAsync<(float? Scale, float? Peak)>(new CommandDefinition(
+            """
+            select rs.residual_scale, rs.residual_peak
+            from run_series rs join run r using (run_id)
+            where rs.series_id = @seriesId and r.as_of = @dayBefore and rs.status = 'scored' and rs.run_id < @runId
+            order by rs.run_id desc
+            limit 1
+            """,
+            new { seriesId = series.SeriesId, dayBefore = date.AddDays(-1), runId = scored.RunId }, cancellationToken: cancellationToken));
+        float threshold = detection.Threshold;
+        var (scale, peak, scaleAsOf, halfWidth) = before.Scale is float startScale
+            // A point is flagged when |actual - forecast| > threshold × max(scale, PeakMargin × peak / threshold).
+            ? (startScale, before.Peak ?? 0f, date.AddDays(-1), Math.Max(threshold * startScale, detection.PeakMargin * (before.Peak ?? 0f)))
+            : (scored.ResidualScale ?? float.NaN, scored.ResidualPeak ?? float.NaN, date, threshold * (scored.ResidualScale ?? float.NaN));
         var lower = new float[pointsPerDay];
         var upper = new float[pointsPerDay];
         for (int t = 0; t < pointsPerDay; t++)
         {
-            // The scorer's band: a point is flagged when |actual - forecast| exceeds threshold × scale (NaN stays NaN).
-            float halfWidth = threshold * scale;
+            // NaN where the point is missing: the forecast is.
             lower[t] = scored.Forecast[t] - halfWidth;
             upper[t] = scored.Forecast[t] + halfWidth;
         }
@@ -146,7 +168,7 @@ public sealed class SeriesDayQueries(NpgsqlDataSource dataSource)
             new { seriesId = series.SeriesId, date, historyLength }, cancellationToken: cancellationToken))).AsList();
 
         return new SeriesDayLookup(new SeriesDay(series.SeriesKey, series.StepSeconds, date, scored.RunId, scored.Kind, scored.Status,
-            scored.Detail, scored.AnomalyCount, model, seasonLength, threshold, scale, dayStart - (step * seasonLength), window,
+            scored.Detail, scored.AnomalyCount, model, seasonLength, threshold, scale, peak, scaleAsOf, halfWidth, dayStart - (step * seasonLength), window,
             dayStart, actual, scored.Forecast, lower, upper, scored.Scores, flags, history), null);
     }
 
@@ -261,6 +283,8 @@ public sealed class SeriesDayQueries(NpgsqlDataSource dataSource)
         public float[] Scores { get; init; } = [];
 
         public float? ResidualScale { get; init; }
+
+        public float? ResidualPeak { get; init; }
 
         public int? ClusteringVersion { get; init; }
 

@@ -7,8 +7,8 @@ using Npgsql;
 namespace AnomalyMeta.Testing;
 
 /// <summary>
-/// A throwaway database holding <see cref="SmallFleet"/> ingested, clustered, trained and scored for its scoring day
-/// by the real pipeline, plus <see cref="YoungSeries"/>: registered after the clustering, so the generic model scores
+/// A throwaway database holding <see cref="SmallFleet"/> ingested, clustered, trained and scored for the day before its
+/// scoring day and for its scoring day by the real pipeline, plus <see cref="YoungSeries"/>: registered after the clustering, so the generic model scores
 /// it. The operators' surfaces (query, API, plot) read it; linked into the test projects that need it.
 /// </summary>
 public sealed class ScoredFleetFixture : IAsyncLifetime
@@ -34,6 +34,8 @@ public sealed class ScoredFleetFixture : IAsyncLifetime
         Fleet = new SmallFleet(_database.DataSource);
         await Fleet.PrepareAsync(CancellationToken.None);
         await AddYoungSeriesAsync();
+        // Night after night, as the service runs: the scoring day starts from the detector state of the day before.
+        await Fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, ScoringDay.AddDays(-1), "test"), CancellationToken.None);
         Run = await Fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, ScoringDay, "test"), CancellationToken.None);
     }
 

@@ -1,3 +1,4 @@
+using AnomalyMeta.Core.Detection;
 using AnomalyMeta.Scoring.Batches;
 using AnomalyMeta.Scoring.Runs;
 using AnomalyMeta.Storage;
@@ -18,7 +19,7 @@ public sealed class ScoredFleetTests : ICollectionFixture<ScoredFleetFixture>
 [Collection(ScoredFleetTests.Name)]
 public sealed class SeriesDayQueriesTests(ScoredFleetFixture fleet)
 {
-    private const float Threshold = 5.5f;
+    private static readonly DetectionOptions Detection = new();
 
     private SeriesDayQueries Queries => new(fleet.DataSource);
 
@@ -27,14 +28,14 @@ public sealed class SeriesDayQueriesTests(ScoredFleetFixture fleet)
     {
         string key = await fleet.MostFlaggedSeriesAsync();
 
-        var lookup = await Queries.DayAsync(key, ScoredFleetFixture.ScoringDay, Threshold, 30, CancellationToken.None);
+        var lookup = await Queries.DayAsync(key, ScoredFleetFixture.ScoringDay, Detection, 30, CancellationToken.None);
 
         var day = Assert.IsType<SeriesDay>(lookup.Day);
         Assert.Null(lookup.Missing);
         await using var connection = await fleet.DataSource.OpenConnectionAsync();
-        var stored = await connection.QuerySingleAsync<(long RunId, float[] Forecast, float[] Scores, float Scale, int Anomalies)>(
+        var stored = await connection.QuerySingleAsync<(long RunId, float[] Forecast, float[] Scores, int Anomalies)>(
             """
-            select rs.run_id, rs.forecast, rs.scores, rs.residual_scale, rs.anomaly_count
+            select rs.run_id, rs.forecast, rs.scores, rs.anomaly_count
             from run_series rs join series s using (series_id) where s.series_key = @key and rs.run_id = @runId
             """,
             new { key, runId = fleet.Run.RunId });
@@ -51,11 +52,20 @@ public sealed class SeriesDayQueriesTests(ScoredFleetFixture fleet)
         Assert.Equal(day.SeasonLength, day.Window.Length);
         Assert.Equal(new DateTime(2026, 11, 22, 0, 0, 0, DateTimeKind.Utc), day.DayStart);
         Assert.Equal(day.DayStart.AddHours(-day.SeasonLength), day.WindowStart);
+        // The scorer's distance to flag at the start of the day, from the detector state the day before left.
+        var before = await connection.QuerySingleAsync<(float Scale, float Peak)>(
+            """
+            select rs.residual_scale, rs.residual_peak from run_series rs join run r using (run_id) join series s using (series_id)
+            where s.series_key = @key and r.as_of = @day and rs.status = 'scored'
+            """,
+            new { key, day = ScoredFleetFixture.ScoringDay.AddDays(-1) });
+        float halfWidth = Math.Max(Detection.Threshold * before.Scale, Detection.PeakMargin * before.Peak);
+        Assert.Equal(ScoredFleetFixture.ScoringDay.AddDays(-1), day.ScaleAsOf);
+        Assert.Equal(halfWidth, day.BandHalfWidth, 1e-3f * halfWidth);
         for (int t = 0; t < 24; t++)
         {
-            // The scorer's band: forecast ± threshold × the stored residual scale.
-            Assert.Equal(Threshold * stored.Scale, day.Upper[t] - day.Forecast[t], 2e-3f * Threshold * stored.Scale);
-            Assert.Equal(Threshold * stored.Scale, day.Forecast[t] - day.Lower[t], 2e-3f * Threshold * stored.Scale);
+            Assert.Equal(halfWidth, day.Upper[t] - day.Forecast[t], 2e-3f * halfWidth);
+            Assert.Equal(halfWidth, day.Forecast[t] - day.Lower[t], 2e-3f * halfWidth);
         }
 
         var anomalies = (await connection.QueryAsync<(DateTime Ts, float Value, float Forecast, float Lower, float Upper, float Score)>(
@@ -80,6 +90,7 @@ public sealed class SeriesDayQueriesTests(ScoredFleetFixture fleet)
 
         var latest = day.History[0];
         Assert.Equal((fleet.Run.RunId, "nightly", ScoredFleetFixture.ScoringDay, "scored", anomalies.Count), (latest.RunId, latest.Kind, latest.AsOf, latest.Status, latest.AnomalyCount));
+        Assert.Equal(ScoredFleetFixture.ScoringDay.AddDays(-1), day.History[1].AsOf);
     }
 
     [Fact]
@@ -87,8 +98,8 @@ public sealed class SeriesDayQueriesTests(ScoredFleetFixture fleet)
     {
         string own = await fleet.QuietSeriesAsync();
 
-        var ownDay = (await Queries.DayAsync(own, ScoredFleetFixture.ScoringDay, Threshold, 30, CancellationToken.None)).Day!;
-        var youngDay = (await Queries.DayAsync(ScoredFleetFixture.YoungSeries, ScoredFleetFixture.ScoringDay, Threshold, 30, CancellationToken.None)).Day!;
+        var ownDay = (await Queries.DayAsync(own, ScoredFleetFixture.ScoringDay, Detection, 30, CancellationToken.None)).Day!;
+        var youngDay = (await Queries.DayAsync(ScoredFleetFixture.YoungSeries, ScoredFleetFixture.ScoringDay, Detection, 30, CancellationToken.None)).Day!;
 
         await using var connection = await fleet.DataSource.OpenConnectionAsync();
         var periods = await connection.QuerySingleAsync<(int? Primary, int? Secondary)>(
@@ -124,9 +135,9 @@ public sealed class SeriesDayQueriesTests(ScoredFleetFixture fleet)
         var noFeed = ScoredFleetFixture.ScoringDay.AddDays(1);
         await fleet.Fleet.Scoring().RunAsync(new ScoringRequest(RunKind.Nightly, noFeed, "test"), CancellationToken.None);
 
-        var unknown = await Queries.DayAsync("no/such/series", ScoredFleetFixture.ScoringDay, Threshold, 30, CancellationToken.None);
-        var neverRun = await Queries.DayAsync(own, ScoredFleetFixture.ScoringDay.AddDays(-3), Threshold, 30, CancellationToken.None);
-        var withoutData = await Queries.DayAsync(own, noFeed, Threshold, 30, CancellationToken.None);
+        var unknown = await Queries.DayAsync("no/such/series", ScoredFleetFixture.ScoringDay, Detection, 30, CancellationToken.None);
+        var neverRun = await Queries.DayAsync(own, ScoredFleetFixture.ScoringDay.AddDays(-3), Detection, 30, CancellationToken.None);
+        var withoutData = await Queries.DayAsync(own, noFeed, Detection, 30, CancellationToken.None);
 
         Assert.Null(unknown.Day);
         Assert.Equal("There is no series 'no/such/series'.", unknown.Missing);

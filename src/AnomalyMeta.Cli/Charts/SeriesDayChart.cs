@@ -35,7 +35,7 @@ internal static class SeriesDayChart
             var band = plot.Add.FillY(dayX[start..(start + length)], Doubles(day.Lower, start, length), Doubles(day.Upper, start, length));
             band.FillColor = BandColor;
             band.LineWidth = 0;
-            band.LegendText = first ? $"band (forecast ± {day.Threshold.ToString("0.##", CultureInfo.InvariantCulture)} × scale)" : "";
+            band.LegendText = first ? $"band (forecast ± {day.BandHalfWidth.ToString("G3", CultureInfo.InvariantCulture)})" : "";
             first = false;
         }
 

@@ -46,9 +46,9 @@ internal static class PlotCommand
             var day = parse.GetValue(date);
             var file = parse.GetRequiredValue(output);
             using var host = CliHost.Build();
-            var threshold = host.Services.GetRequiredService<ScoringOptions>().Threshold;
+            var detection = host.Services.GetRequiredService<ScoringOptions>().Detection;
             var lookup = await host.Services.GetRequiredService<SeriesDayQueries>()
-                .DayAsync(key, day, threshold, SeriesDayQueries.DefaultHistoryLength, cancellationToken);
+                .DayAsync(key, day, detection, SeriesDayQueries.DefaultHistoryLength, cancellationToken);
             if (lookup.Day is not SeriesDay found)
             {
                 await Console.Error.WriteLineAsync($"anomalymeta plot: {lookup.Missing}");
@@ -63,7 +63,7 @@ internal static class PlotCommand
 
     private static Option<int> PixelsOption(string name, int defaultPixels) => new(name)
     {
-        Description = $"Image {name[2..]} in pixels ({MinimumPixels} to {MaximumPixels}; default {defaultPixels}).",
+        Description = $"Image {name[2..]} in pixels ({MinimumPixels} to {MaximumPixels}).",
         DefaultValueFactory = _ => defaultPixels,
         CustomParser = result =>
         {

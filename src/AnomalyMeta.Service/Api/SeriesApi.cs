@@ -24,6 +24,9 @@ public static class SeriesApi
         int SeasonLength,
         float Threshold,
         float? ResidualScale,
+        float? ResidualPeak,
+        DateOnly ScaleAsOf,
+        float? BandHalfWidth,
         DateTime WindowStart,
         IReadOnlyList<float?> Window,
         DateTime DayStart,
@@ -39,7 +42,8 @@ public static class SeriesApi
         {
             ArgumentNullException.ThrowIfNull(day);
             return new SeriesDayResponse(day.SeriesKey, day.StepSeconds, day.Date, day.RunId, day.RunKind, day.Status, day.Detail,
-                day.AnomalyCount, day.Model, day.SeasonLength, day.Threshold, Finite(day.ResidualScale), day.WindowStart, Nulls(day.Window),
+                day.AnomalyCount, day.Model, day.SeasonLength, day.Threshold, Finite(day.ResidualScale),
+                Finite(day.ResidualPeak), day.ScaleAsOf, Finite(day.BandHalfWidth), day.WindowStart, Nulls(day.Window),
                 day.DayStart, Nulls(day.Actual), Nulls(day.Forecast), Nulls(day.Lower), Nulls(day.Upper), Nulls(day.Scores), day.Flags, day.History);
         }
 
@@ -64,7 +68,7 @@ public static class SeriesApi
         {
             return TypedResults.Problem($"'{date}' is not a date in yyyy-MM-dd form.", statusCode: 400, title: "Invalid date");
         }
-        var lookup = await queries.DayAsync(seriesKey, day, scoring.Threshold, SeriesDayQueries.DefaultHistoryLength, cancellationToken);
+        var lookup = await queries.DayAsync(seriesKey, day, scoring.Detection, SeriesDayQueries.DefaultHistoryLength, cancellationToken);
         return lookup.Day is SeriesDay found
             ? TypedResults.Ok(SeriesDayResponse.From(found))
             : TypedResults.Problem(lookup.Missing, statusCode: 404, title: "No scored day");

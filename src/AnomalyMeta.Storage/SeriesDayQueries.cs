@@ -194,8 +194,8 @@ public sealed class SeriesDayQueries(NpgsqlDataSource dataSource)
     /// <summary>
     /// K, the season the scoring model adapted on, and that model's name. run_series does not record the model, so it
     /// is found from what the run does record: the models it scored with (<c>run.model_ids</c>), the series' cluster
-    /// in each model's clustering, and the status detail, which is empty for the series' own cluster's model and
-    /// names the fallback otherwise ("generic model of step ...", or the previous clustering's "cluster ..."). K is
+    /// in each model's clustering, and the status detail, which is empty for the series' own cluster's model in the
+    /// run's clustering and otherwise starts with the name of the model that scored it. K is
     /// then that model's own <c>configuration.seasonLength</c>, the value scoring used. A model no longer stored
     /// leaves the series' periods in the run's clustering (or a day without them), shaped as scoring shapes them.
     /// </summary>
@@ -222,15 +222,19 @@ public sealed class SeriesDayQueries(NpgsqlDataSource dataSource)
         bool generic = scored.Detail?.StartsWith("generic model", StringComparison.Ordinal) == true;
         foreach (var candidate in candidates)
         {
+            string name = candidate.ClusterVersion is int v
+                ? $"cluster {candidate.ClusterId} of clustering {v}"
+                : $"generic model of step {series.StepSeconds} s";
+            // A detail starts with the name of the model that scored the series when it is not plainly its own
+            // cluster's in the run's clustering ("cluster 3 of clustering 2: ...", "generic model of step 3600 s: ...").
             bool chosen = generic
                 ? candidate.ClusterVersion is null
-                : candidate.ClusterVersion is int version && (scored.Detail is null) == (version == scored.ClusteringVersion);
+                : candidate.ClusterVersion is int version && (scored.Detail is null
+                    ? version == scored.ClusteringVersion
+                    : scored.Detail.StartsWith(name + ":", StringComparison.Ordinal));
             if (chosen && candidate.SeasonLength > 0)
             {
-                string name = candidate.ClusterVersion is int v
-                    ? $"cluster {candidate.ClusterId} of clustering {v} (model {candidate.ModelId})"
-                    : $"generic model of step {series.StepSeconds} s (model {candidate.ModelId})";
-                return (name, candidate.SeasonLength.Value);
+                return ($"{name} (model {candidate.ModelId})", candidate.SeasonLength.Value);
             }
         }
 

@@ -20,6 +20,7 @@ internal static class PipelineCommands
         yield return Cluster();
         yield return Train();
         yield return Score();
+        yield return PlotCommand.Create();
     }
 
     private static Option<DateOnly> AsOfOption(string description) => new("--as-of")

@@ -38,6 +38,7 @@ public static class AnomalyMetaServices
         services.AddSingleton<IValidateOptions<ScoringOptions>>(new ProblemsValidator<ScoringOptions>(o => o.Problems()));
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ScoringOptions>>().Value);
         services.AddSingleton<AnomalyQueries>();
+        services.AddSingleton<SeriesDayQueries>();
         services.AddSingleton(configuration.GetSection(TrainingOptions.Section).Get<TrainingOptions>() ?? new TrainingOptions());
         services.AddSingleton<MorningScoring>();
         services.AddSingleton<ClusteringStep>();

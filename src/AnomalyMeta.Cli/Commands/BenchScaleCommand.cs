@@ -7,10 +7,13 @@ using AnomalyMeta.Scoring.Clustering;
 using AnomalyMeta.Scoring.Ingest;
 using AnomalyMeta.Scoring.Runs;
 using AnomalyMeta.Scoring.Training;
+using AnomalyMeta.Service.Jobs;
+using AnomalyMeta.Storage;
 using AnomalyMeta.Storage.Records;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Quartz;
 
 namespace AnomalyMeta.Cli.Commands;
 
@@ -27,34 +30,45 @@ internal static class BenchScaleCommand
     {
         var series = new Option<int>("--series") { Description = "Series to generate.", DefaultValueFactory = _ => 100_000 };
         var days = new Option<int>("--days") { Description = "Days of history before the scored day (22 or more finds weekly seasons).", DefaultValueFactory = _ => 22 };
-        var instances = new Option<int>("--instances") { Description = "Scoring processes (only 1 for now).", DefaultValueFactory = _ => 1 };
-        var killOne = new Option<bool>("--kill-one") { Description = "Kill one scoring instance mid-run (needs --instances 2 or more; not yet available)." };
+        var instances = new Option<int>("--instances")
+        {
+            Description = "Scoring processes: 1 scores in this process; more start that many service instances of one Quartz cluster and split the run into shards.",
+            DefaultValueFactory = _ => 1,
+        };
+        var shards = new Option<int>("--shards") { Description = "Shards of the run when --instances is above 1.", DefaultValueFactory = _ => 16 };
+        var killOne = new Option<bool>("--kill-one") { Description = "SIGKILL one service instance once it is scoring a shard (needs --instances 2 or more)." };
         var iterations = new Option<int>("--iterations") { Description = "Meta-training iterations per cluster.", DefaultValueFactory = _ => 100 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the figures as JSON to this file." };
+        var database = new Option<string?>("--database") { Description = "Throwaway database to create and drop (default: the configured one's name + _scale)." };
         var command = new Command("scale", "Generate, ingest, cluster, train and score N series; check exactly-once; time every phase.")
         {
-            series, days, instances, killOne, iterations, json,
+            series, days, instances, shards, killOne, iterations, json, database,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(series), parse.GetValue(days), parse.GetValue(instances),
-            parse.GetValue(killOne), parse.GetValue(iterations), parse.GetValue(json), cancellationToken));
+            parse.GetValue(shards), parse.GetValue(killOne), parse.GetValue(iterations), parse.GetValue(json), parse.GetValue(database), cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(int seriesCount, int days, int instances, bool killOne, int iterations, FileInfo? json, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(int seriesCount, int days, int instances, int shardCount, bool killOne, int iterations, FileInfo? json,
+        string? database, CancellationToken cancellationToken)
     {
         if (seriesCount < 100 || days < 14 || iterations < 1)
         {
             throw new ArgumentException($"bench scale: --series at least 100 (found {seriesCount}), --days at least 14 (found {days}), --iterations at least 1.");
         }
-        if (instances != 1 || killOne)
+        if (instances < 1 || (killOne && instances < 2) || shardCount is < 1 or > 1023)
         {
-            // Said plainly rather than measured wrongly: the sharded run over several processes is not built yet.
-            throw new ArgumentException("bench scale: --instances above 1 and --kill-one need the sharded morning run, which is not built yet; run with --instances 1.");
+            throw new ArgumentException($"bench scale: --instances at least 1 (found {instances}), --kill-one needs 2 or more, --shards in 1..1023 (found {shardCount}).");
         }
         var fleet = new SyntheticFleetOptions { SeriesCount = seriesCount, HistoryDays = days, Seed = 42 };
         var target = ThrowawayDatabase.Beside("scale");
+        if (database is not null)
+        {
+            target.Database = database;
+        }
         await ThrowawayDatabase.RecreateAsync(target, cancellationToken);
-        using var host = CliHost.Build(target.ConnectionString);
+        // This process only plants the trigger: its copy of the morning schedule must not fire either.
+        using var host = CliHost.Build(target.ConnectionString, settings: new Dictionary<string, string?> { ["Scheduling:Cron"] = "0 0 6 1 1 ?" });
         var services = host.Services;
         var phases = new List<(string Name, double Seconds, long Rows)>();
         var clock = Stopwatch.StartNew();
@@ -78,9 +92,19 @@ internal static class BenchScaleCommand
         var trained = await services.GetRequiredService<MetaTrainingStep>().TrainAsync(lastHistoryDay, training, cancellationToken);
         Phase("train", trained.Trained.Count);
 
-        var summary = await services.GetRequiredService<MorningScoring>().RunAsync(
-            new ScoringRequest(RunKind.Nightly, fleet.ScoringDay, "bench scale"), cancellationToken);
-        Phase("score", summary.SeriesScored + summary.SeriesSkipped);
+        var request = new ScoringRequest(RunKind.Nightly, fleet.ScoringDay, "bench scale");
+        ScoringSummary? summary = null;
+        Cluster? cluster = null;
+        if (instances == 1)
+        {
+            summary = await services.GetRequiredService<MorningScoring>().RunAsync(request, cancellationToken);
+        }
+        else
+        {
+            cluster = await ScoreOnClusterAsync(services, target.ConnectionString, request, instances, shardCount, killOne, cancellationToken);
+        }
+        var run = (await services.GetRequiredService<RunLedger>().GetAsync(summary?.RunId ?? cluster!.RunId, cancellationToken))!;
+        Phase("score", run.SeriesScored + run.SeriesSkipped);
 
         await using var connection = new NpgsqlConnection(target.ConnectionString);
         await connection.OpenAsync(cancellationToken);
@@ -92,11 +116,11 @@ internal static class BenchScaleCommand
                    (select count(distinct (series_id, ts)) from anomaly where as_of = @asOf),
                    (select coalesce(sum(anomaly_count), 0) from run_series where run_id = @runId),
                    (select count(*) from series s join cluster c using (cluster_version, cluster_id) where c.secondary_period = 168)
-            """, new { runId = summary.RunId, asOf = fleet.ScoringDay });
-        bool exactlyOnce = check.Rows == seriesCount && check.Distinct == seriesCount && check.Anomalies == check.DistinctAnomalies
-            && check.Anomalies == check.Counted && summary.SeriesScored + summary.SeriesSkipped == seriesCount;
+            """, new { runId = run.RunId, asOf = fleet.ScoringDay });
+        bool exactlyOnce = run.Status == RunStatus.Succeeded && check.Rows == seriesCount && check.Distinct == seriesCount
+            && check.Anomalies == check.DistinctAnomalies && check.Anomalies == check.Counted && run.SeriesScored + run.SeriesSkipped == seriesCount;
         double scoring = phases.Single(p => p.Name == "score").Seconds;
-        double peakRss = ProcessMemory.PeakResidentMegabytes();
+        double peakRss = cluster is null ? ProcessMemory.PeakResidentMegabytes() : cluster.PeakMegabytes.Values.Max();
 
         Console.WriteLine($"| phase | seconds | rows | rows/s |");
         Console.WriteLine($"| --- | --- | --- | --- |");
@@ -104,18 +128,34 @@ internal static class BenchScaleCommand
         {
             Console.WriteLine($"| {name} | {seconds:F1} | {rows:N0} | {rows / seconds:N0} |");
         }
-        var p = summary.Phases!;
-        double accounted = (p.Read + p.Encode + p.Adapt + p.Score + p.Write).TotalSeconds;
+        var p = summary?.Phases ?? new ScoringPhases(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero);
+        double accounted = Math.Max(1e-9, (p.Read + p.Encode + p.Adapt + p.Score + p.Write).TotalSeconds);
         Console.WriteLine();
         Console.WriteLine($"| figure | value |");
         Console.WriteLine($"| --- | --- |");
         Console.WriteLine($"| series | {seriesCount:N0} ({dayRows:N0} day rows, {days} days of history) |");
         Console.WriteLine($"| clusters | {clustering.Clusters.Count}; series in weekly (K = 168) clusters: {check.Weekly:N0} ({100.0 * check.Weekly / seriesCount:F1} %) |");
-        Console.WriteLine($"| scoring | {scoring:F1} s, {seriesCount / scoring:N0} series/s; {summary.SeriesScored:N0} scored, {summary.AnomaliesWritten:N0} anomalies |");
-        Console.WriteLine($"| scoring time: read / encode / adapt / score / write | {Share(p.Read)} / {Share(p.Encode)} / {Share(p.Adapt)} / {Share(p.Score)} / {Share(p.Write)} |");
+        Console.WriteLine($"| scoring | {scoring:F1} s, {seriesCount / scoring:N0} series/s; {run.SeriesScored:N0} scored, {run.AnomaliesWritten:N0} anomalies |");
+        if (summary is not null)
+        {
+            Console.WriteLine($"| scoring time: read / encode / adapt / score / write | {Share(p.Read)} / {Share(p.Encode)} / {Share(p.Adapt)} / {Share(p.Score)} / {Share(p.Write)} |");
+        }
         Console.WriteLine($"| exactly once | {exactlyOnce} ({check.Rows:N0} run_series rows, {check.Distinct:N0} series; {check.Anomalies:N0} anomalies, {check.DistinctAnomalies:N0} distinct) |");
-        Console.WriteLine($"| peak RSS | {peakRss:N0} MB (one process) |");
-        Console.WriteLine($"| instances | {instances} |");
+        if (cluster is null)
+        {
+            Console.WriteLine($"| peak RSS | {peakRss:N0} MB (one process) |");
+            Console.WriteLine("| instances | 1 (in this process) |");
+        }
+        else
+        {
+            Console.WriteLine($"| peak RSS per instance | {string.Join(", ", cluster.PeakMegabytes.Select(x => $"{x.Key}: {x.Value:N0} MB"))} |");
+            Console.WriteLine($"| instances | {instances}, {shardCount} shards; shards finished per instance: {string.Join(", ", cluster.ShardsByInstance.Select(x => $"{x.Key}: {x.Value}"))} |");
+            if (cluster.Killed is string killed)
+            {
+                Console.WriteLine($"| killed | {killed} after {cluster.KilledAfterSeconds:F1} s of scoring; the {cluster.ShardsOfKilled} shard(s) it was scoring finished by {string.Join(", ", cluster.RecoveredBy)} |");
+            }
+            Console.WriteLine($"| service logs | {cluster.LogDirectory} |");
+        }
 
         if (json is not null)
         {
@@ -130,22 +170,103 @@ internal static class BenchScaleCommand
                 ["peak_rss_mb"] = peakRss,
                 ["exactly_once"] = exactlyOnce,
                 ["instances"] = instances,
+                ["shards"] = cluster is null ? 1 : shardCount,
+                ["killed_instance"] = cluster?.Killed ?? "",
+                ["recovered_shards"] = cluster?.ShardsOfKilled ?? 0,
+                ["recovered_by_survivor"] = Recovered(cluster) && cluster?.Killed is not null,
+                ["peak_rss_mb_per_instance"] = cluster?.PeakMegabytes ?? new Dictionary<string, double> { ["cli"] = peakRss },
                 ["day_rows"] = dayRows,
                 ["weekly_series"] = check.Weekly,
-                ["scoring_share"] = new Dictionary<string, double>
+            };
+            if (summary is not null)
+            {
+                // Where the time went is measured inside the scoring process: known only when that is this one.
+                figures["scoring_share"] = new Dictionary<string, double>
                 {
                     ["read"] = p.Read.TotalSeconds / accounted,
                     ["encode"] = p.Encode.TotalSeconds / accounted,
                     ["adapt"] = p.Adapt.TotalSeconds / accounted,
                     ["score"] = p.Score.TotalSeconds / accounted,
                     ["write"] = p.Write.TotalSeconds / accounted,
-                },
-            };
+                };
+            }
             await File.WriteAllTextAsync(json.FullName, JsonSerializer.Serialize(figures, IndentedJson), cancellationToken);
         }
         await ThrowawayDatabase.DropAsync(target, CancellationToken.None);
-        return exactlyOnce ? 0 : 1;
+        return exactlyOnce && Recovered(cluster) ? 0 : 1;
 
         string Share(TimeSpan part) => $"{100 * part.TotalSeconds / accounted:F0} %";
+    }
+
+    /// <summary>True unless an instance was killed and no other instance finished a shard it was scoring.</summary>
+    private static bool Recovered(Cluster? cluster) => cluster?.Killed is null || cluster.ShardsOfKilled > 0;
+
+    /// <summary>What the cluster did with a run: who finished which shards, who was killed and who finished its shards.</summary>
+    private sealed record Cluster(long RunId, IReadOnlyDictionary<string, double> PeakMegabytes, IReadOnlyDictionary<string, int> ShardsByInstance,
+        string? Killed, double KilledAfterSeconds, int ShardsOfKilled, IReadOnlyList<string> RecoveredBy, string LogDirectory);
+
+    /// <summary>
+    /// Starts the service instances, plants a trigger of the morning job for the run's date in the clustered job store
+    /// (an instance fires it and plans the shards, and the instances share them), optionally SIGKILLs the instance of the
+    /// first running shard once the run has committed series, and waits for the run to end.
+    /// </summary>
+    private static async Task<Cluster> ScoreOnClusterAsync(IServiceProvider services, string connectionString, ScoringRequest request, int instances,
+        int shardCount, bool killOne, CancellationToken cancellationToken)
+    {
+        string logs = Path.Combine(Path.GetTempPath(), $"anomalymeta-bench-scale-{Environment.ProcessId}");
+        await using var cluster = ServiceInstances.Start(instances, connectionString, shardCount, logs);
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        var started = Stopwatch.StartNew();
+        while (await connection.ExecuteScalarAsync<int>("select count(*) from qrtz_scheduler_state where sched_name = 'anomalymeta'") < instances)
+        {
+            cluster.Sample();
+            if (started.Elapsed > TimeSpan.FromMinutes(2))
+            {
+                throw new TimeoutException($"bench scale: the {instances} service instances did not all join the cluster within 2 minutes; see {logs}.");
+            }
+            await Task.Delay(200, cancellationToken);
+        }
+        var scheduler = await services.GetRequiredService<ISchedulerFactory>().GetScheduler(cancellationToken);
+        await scheduler.TriggerJob(MorningScoringJob.Key, MorningScoringJob.DataFor(request), cancellationToken);
+        var clock = Stopwatch.StartNew();
+        string? killed = null;
+        double killedAfter = 0;
+        while (true)
+        {
+            cluster.Sample();
+            var run = await connection.QuerySingleOrDefaultAsync<(long RunId, string Status, int Done)?>(
+                "select run_id, status, series_scored + series_skipped from run where kind = 'nightly' and as_of = @asOf",
+                new { asOf = request.AsOf });
+            if (run is { Status: "succeeded" or "failed" } finished)
+            {
+                var shards = (await connection.QueryAsync<string>(
+                    "select array_to_string(instances, ' ') from run_shard where run_id = @runId order by shard", new { runId = finished.RunId }))
+                    .Select(text => text.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(taken => taken.Length > 0).ToList();
+                var byInstance = shards.GroupBy(taken => taken[^1]).ToDictionary(g => g.Key, g => g.Count());
+                // Shards the killed instance had taken and did not finish: another instance took them over after it.
+                var ofKilled = shards.Where(taken => killed is not null && taken.Contains(killed) && taken[^1] != killed).ToList();
+                return new Cluster(finished.RunId, new Dictionary<string, double>(cluster.PeakMegabytes), byInstance, killed, killedAfter, ofKilled.Count,
+                    [.. ofKilled.Select(taken => taken[^1]).Distinct()], logs);
+            }
+            if (killOne && killed is null && run is { Done: > 0 } running)
+            {
+                string? victim = await connection.ExecuteScalarAsync<string?>(
+                    "select instances[cardinality(instances)] from run_shard where run_id = @runId and status = 'running' order by shard limit 1",
+                    new { runId = running.RunId });
+                if (victim is not null)
+                {
+                    cluster.Kill(victim);
+                    killed = victim;
+                    killedAfter = clock.Elapsed.TotalSeconds;
+                    Console.Error.WriteLine($"bench scale: killed {victim} (SIGKILL) after {killedAfter:F1} s of scoring");
+                }
+            }
+            if (clock.Elapsed > TimeSpan.FromHours(1))
+            {
+                throw new TimeoutException($"bench scale: the run of {request.AsOf:yyyy-MM-dd} did not end within an hour; see {logs}.");
+            }
+            await Task.Delay(200, cancellationToken);
+        }
     }
 }

@@ -23,7 +23,8 @@ internal static class CliHost
 
     /// <param name="connectionString">Overrides ConnectionStrings:Postgres (the demo runs in its own database).</param>
     /// <param name="withScheduler">Also run the Quartz scheduler while the host runs (the demo fires the morning job through it).</param>
-    public static IHost Build(string? connectionString = null, bool withScheduler = false)
+    /// <param name="settings">Settings over everything else (a benchmark's schedule).</param>
+    public static IHost Build(string? connectionString = null, bool withScheduler = false, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
@@ -31,6 +32,10 @@ internal static class CliHost
         if (connectionString is not null)
         {
             builder.Configuration["ConnectionStrings:Postgres"] = connectionString;
+        }
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            builder.Configuration[key] = value;
         }
         builder.Services.AddSerilog(logger => logger
             .MinimumLevel.Information()

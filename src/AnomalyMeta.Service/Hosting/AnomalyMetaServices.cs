@@ -54,6 +54,7 @@ public static class AnomalyMetaServices
             quartz.ConfigureScheduler(scheduler =>
             {
                 scheduler.InstanceName = "anomalymeta";
+                scheduler.IdleWaitTime = TimeSpan.FromSeconds(scheduling.IdleWaitSeconds);
                 if (scheduling.InstanceId is { Length: > 0 } instanceId)
                 {
                     scheduler.InstanceId = instanceId;

@@ -25,6 +25,12 @@ public sealed class MorningScheduleOptions
     /// </summary>
     public double CheckinSeconds { get; set; } = 7.5;
 
+    /// <summary>
+    /// How long an idle instance waits before it looks for due jobs in the shared store, in seconds. Another instance's
+    /// new jobs (the shards of a run it planned) wake nobody else, so this bounds how soon every instance joins a run.
+    /// </summary>
+    public double IdleWaitSeconds { get; set; } = 2;
+
     /// <summary>The time zone of <see cref="TimeZone"/>.</summary>
     public TimeZoneInfo Zone => TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
 
@@ -34,9 +40,10 @@ public sealed class MorningScheduleOptions
         {
             throw new InvalidOperationException($"Scheduling:Cron '{Cron}' is not a valid Quartz cron expression (seconds minutes hours day month weekday).");
         }
-        if (CheckinSeconds is not (>= 0.5 and <= 600))
+        if (CheckinSeconds is not (>= 0.5 and <= 600) || IdleWaitSeconds is not (>= 1 and <= 300))
         {
-            throw new InvalidOperationException($"Scheduling:CheckinSeconds must be in 0.5..600, found {CheckinSeconds}.");
+            throw new InvalidOperationException(
+                $"Scheduling:CheckinSeconds must be in 0.5..600 and Scheduling:IdleWaitSeconds in 1..300, found {CheckinSeconds} and {IdleWaitSeconds}.");
         }
         if (!TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out _))
         {

@@ -92,7 +92,7 @@ public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
             left join lateral (
                 select rs.residual_scale, rs.residual_peak
                 from run_series rs
-                where rs.run_id in (select run_id from runs) and rs.series_id = ids.series_id and rs.status = 'scored'
+                where rs.run_id in (select run_id from runs) and rs.as_of = @asOf and rs.series_id = ids.series_id and rs.status = 'scored'
                 order by rs.run_id desc
                 limit 1
             ) state on true

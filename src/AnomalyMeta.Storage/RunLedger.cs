@@ -430,11 +430,11 @@ public sealed class RunLedger
                         with previous as (
                             select status, anomaly_count
                             from run_series
-                            where run_id = @runId and series_id = any(@seriesIds)
+                            where run_id = @runId and as_of = @asOf and series_id = any(@seriesIds)
                         ), upserted as (
-                            insert into run_series (run_id, series_id, status, detail, points_scored, anomaly_count, forecast, scores, residual_scale, residual_peak)
-                            select @runId, series_id, status, detail, points_scored, anomaly_count, forecast, scores, residual_scale, residual_peak from batch_outcome
-                            on conflict (run_id, series_id) do update set
+                            insert into run_series (run_id, series_id, as_of, status, detail, points_scored, anomaly_count, forecast, scores, residual_scale, residual_peak)
+                            select @runId, series_id, @asOf, status, detail, points_scored, anomaly_count, forecast, scores, residual_scale, residual_peak from batch_outcome
+                            on conflict (run_id, series_id, as_of) do update set
                                 status = excluded.status, detail = excluded.detail,
                                 points_scored = excluded.points_scored, anomaly_count = excluded.anomaly_count,
                                 forecast = excluded.forecast, scores = excluded.scores,
@@ -454,6 +454,7 @@ public sealed class RunLedger
                         where run_id = @runId and status = 'running'
                         """,
                         new NpgsqlParameter<long>("runId", runId),
+                        new NpgsqlParameter<DateOnly>("asOf", asOf),
                         new NpgsqlParameter<int[]>("seriesIds", seriesIds)));
 
                     await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);

@@ -16,7 +16,7 @@ public sealed class MigrationTests(PostgresFixture postgres)
 
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         var applied = (await connection.QueryAsync<string>("select scriptname from schemaversions order by schemaversionsid")).ToList();
-        Assert.Equal(["0001_core_schema.sql", "0002_quartz_job_store.sql", "0003_run_series_by_series.sql", "0004_observation_points_merge.sql", "0005_generic_models_and_point_scores.sql", "0006_queued_runs_api_keys_reader.sql", "0007_observation_day_without_foreign_key.sql"], applied);
+        Assert.Equal(EveryScriptInOrder(), applied);
         var tables = await connection.ExecuteScalarAsync<int>(
             "select count(*) from information_schema.tables where table_schema = 'public' and table_name in ('series', 'observation_day', 'run', 'anomaly', 'qrtz_triggers')");
         Assert.Equal(5, tables);
@@ -39,7 +39,7 @@ public sealed class MigrationTests(PostgresFixture postgres)
         {
             var applied = DatabaseMigrator.Migrate(postgres.ConnectionStringFor(database), DatabaseMigrator.FindMigrationsDirectory());
 
-            Assert.Equal(["0001_core_schema.sql", "0002_quartz_job_store.sql", "0003_run_series_by_series.sql", "0004_observation_points_merge.sql", "0005_generic_models_and_point_scores.sql", "0006_queued_runs_api_keys_reader.sql", "0007_observation_day_without_foreign_key.sql"], applied);
+            Assert.Equal(EveryScriptInOrder(), applied);
         }
         finally
         {
@@ -119,5 +119,14 @@ public sealed class MigrationTests(PostgresFixture postgres)
         Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, keys.SqlState);
         Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, checkpoints.SqlState);
         Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, write.SqlState);
+    }
+
+    /// <summary>Every script of db/, in file-name order: what a fresh database must have applied, each once.</summary>
+    private static List<string> EveryScriptInOrder()
+    {
+        var scripts = Directory.GetFiles(DatabaseMigrator.FindMigrationsDirectory(), "*.sql").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.True(scripts.Count >= 10, $"only {scripts.Count} scripts in db/");
+        Assert.Equal("0001_core_schema.sql", scripts[0]);
+        return scripts!;
     }
 }

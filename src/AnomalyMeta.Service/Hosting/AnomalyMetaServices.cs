@@ -33,6 +33,10 @@ public static class AnomalyMetaServices
         services.AddSingleton<ModelStore>();
         services.AddSingleton<ClusteringStore>();
         services.AddSingleton<RunLedger>();
+        services.AddSingleton<Partitions>();
+        services.AddOptions<RetentionOptions>().Bind(configuration.GetSection(RetentionOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RetentionOptions>>(new ProblemsValidator<RetentionOptions>(o => o.Problems()));
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<RetentionOptions>>().Value);
         // Settings are checked when the host starts (ValidateOnStart), each problem naming its setting.
         services.AddOptions<ScoringOptions>().Bind(configuration.GetSection(ScoringOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ScoringOptions>>(new ProblemsValidator<ScoringOptions>(o => o.Problems()));
@@ -88,6 +92,18 @@ public static class AnomalyMetaServices
             // A shard's scoring already uses every core (the adapter is parallel over series): two threads let an
             // instance plan a run while it scores a shard, without taking more shards than it can score.
             quartz.UseDefaultThreadPool(pool => pool.MaxConcurrency = 2);
+            quartz.AddJob<PartitionMaintenanceJob>(job => job.WithIdentity(PartitionMaintenanceJob.Key).StoreDurably().RequestRecovery());
+            quartz.AddTrigger(trigger => trigger
+                .ForJob(PartitionMaintenanceJob.Key)
+                .WithIdentity("partition-maintenance", "anomalymeta")
+                .WithCronSchedule(scheduling.MaintenanceCron, cron => cron
+                    .InTimeZone(scheduling.Zone)
+                    .WithMisfireInstruction(CronTriggerMisfireInstruction.FireAndProceed)));
+            // Once at start too: a service started after a long stop (or the first time) makes this month's partitions now.
+            quartz.AddTrigger(trigger => trigger
+                .ForJob(PartitionMaintenanceJob.Key)
+                .WithIdentity("partition-maintenance-at-start", "anomalymeta")
+                .StartNow());
             quartz.AddJob<MorningScoringJob>(job => job.WithIdentity(MorningScoringJob.Key).StoreDurably().RequestRecovery());
             quartz.AddTrigger(trigger => trigger
                 .ForJob(MorningScoringJob.Key)

@@ -10,6 +10,9 @@ public sealed class MorningScheduleOptions
     /// <summary>Quartz cron expression (seconds first). Default: every day at 06:00.</summary>
     public string Cron { get; set; } = "0 0 6 * * ?";
 
+    /// <summary>When partitions are made ahead and old months dropped (Quartz cron, in <see cref="TimeZone"/>). Default: 05:30.</summary>
+    public string MaintenanceCron { get; set; } = "0 30 5 * * ?";
+
     /// <summary>IANA time zone of the cron expression.</summary>
     public string TimeZone { get; set; } = "UTC";
 
@@ -39,6 +42,10 @@ public sealed class MorningScheduleOptions
         if (!CronExpression.TryParse(Cron, out _))
         {
             throw new InvalidOperationException($"Scheduling:Cron '{Cron}' is not a valid Quartz cron expression (seconds minutes hours day month weekday).");
+        }
+        if (!CronExpression.TryParse(MaintenanceCron, out _))
+        {
+            throw new InvalidOperationException($"Scheduling:MaintenanceCron '{MaintenanceCron}' is not a valid Quartz cron expression.");
         }
         if (CheckinSeconds is not (>= 0.5 and <= 600) || IdleWaitSeconds is not (>= 1 and <= 300))
         {

@@ -62,7 +62,7 @@ public sealed class MorningScoringJob(MorningScoring scoring, MorningScheduleOpt
         }
         try
         {
-            await scheduler.ScheduleJob(job, TriggerBuilder.Create().ForJob(job).StartNow().Build(), default, cancellationToken);
+            await scheduler.ScheduleJob(job, ScoringShardJob.TriggerFor(job.Key), default, cancellationToken);
         }
         catch (ObjectAlreadyExistsException)
         {

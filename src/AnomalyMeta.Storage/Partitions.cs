@@ -1,0 +1,57 @@
+using Dapper;
+using Npgsql;
+
+namespace AnomalyMeta.Storage;
+
+/// <summary>How long each growing table keeps its rows, and how far ahead its monthly partitions are made.</summary>
+public sealed class RetentionOptions
+{
+    public const string Section = "Retention";
+
+    /// <summary>Days of observations kept (the longest season a model reads is a few weeks; clustering reads 28 days).</summary>
+    public int ObservationDays { get; set; } = 400;
+
+    /// <summary>Days of anomaly flags kept (what dashboards and evaluations look back on).</summary>
+    public int AnomalyDays { get; set; } = 730;
+
+    /// <summary>Days of per-series run outcomes kept (forecasts and scores of every point: the largest table).</summary>
+    public int RunSeriesDays { get; set; } = 120;
+
+    /// <summary>Months of partitions made ahead of today.</summary>
+    public int MonthsAhead { get; set; } = 3;
+
+    public IEnumerable<string> Problems()
+    {
+        if (ObservationDays < 35 || AnomalyDays < 1 || RunSeriesDays < 2 || MonthsAhead is < 1 or > 24)
+        {
+            yield return $"Retention: ObservationDays must be at least 35 (scoring and clustering read back that far), AnomalyDays at least 1, "
+                + $"RunSeriesDays at least 2 (the detector starts from yesterday's) and MonthsAhead in 1..24; found {ObservationDays}, {AnomalyDays}, {RunSeriesDays}, {MonthsAhead}.";
+        }
+    }
+}
+
+/// <summary>What one maintenance pass did.</summary>
+public sealed record PartitionReport(int Created, int ObservationMonthsDropped, int AnomalyMonthsDropped, int RunSeriesMonthsDropped);
+
+/// <summary>
+/// The monthly partitions of observation_day, anomaly and run_series (db/0010): made ahead of the dates that will be
+/// written, and dropped whole once past retention (a partition is dropped when all of its month is older than the
+/// cutoff, so up to a month more than the setting is kept; rows in the default partition are deleted to the day).
+/// </summary>
+public sealed class Partitions(NpgsqlDataSource dataSource)
+{
+    public async Task<PartitionReport> MaintainAsync(DateOnly today, RetentionOptions retention, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(retention);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        int created = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            "select anomalymeta_month_partitions(@from, @to)",
+            new { from = today.AddMonths(-1), to = today.AddMonths(retention.MonthsAhead) }, cancellationToken: cancellationToken));
+        async Task<int> DropAsync(string table, int days) => await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            "select anomalymeta_drop_months_before(@table, @cutoff)", new { table, cutoff = today.AddDays(-days) }, cancellationToken: cancellationToken));
+        return new PartitionReport(created,
+            await DropAsync("observation_day", retention.ObservationDays),
+            await DropAsync("anomaly", retention.AnomalyDays),
+            await DropAsync("run_series", retention.RunSeriesDays));
+    }
+}

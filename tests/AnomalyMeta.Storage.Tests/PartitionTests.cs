@@ -1,0 +1,76 @@
+using AnomalyMeta.Core.Series;
+using AnomalyMeta.Storage.Records;
+using AnomalyMeta.Testing;
+using Dapper;
+
+namespace AnomalyMeta.Storage.Tests;
+
+/// <summary>Monthly partitions of the growing tables (db/0010), in a database of their own: retention deletes rows.</summary>
+public sealed class PartitionTests(PostgresFixture postgres) : IClassFixture<PostgresFixture>
+{
+    private readonly Partitions _partitions = new(postgres.DataSource);
+    private readonly SeriesRepository _series = new(postgres.DataSource);
+    private readonly RunLedger _ledger = new(postgres.DataSource);
+
+    [Fact]
+    public async Task Rows_of_a_month_without_a_partition_wait_in_the_default_one_and_move_into_their_month_when_it_is_made()
+    {
+        var ids = await _series.RegisterAsync([new("partition/backfill", 3600)], CancellationToken.None);
+        var day = new DateOnly(2019, 3, 14);
+        await _series.WriteObservationsAsync([new DayRow(ids["partition/backfill"], day, Enumerable.Repeat(1f, 24).ToArray())], CancellationToken.None);
+        string before = await PartitionOfAsync(ids["partition/backfill"], day);
+
+        var report = await _partitions.MaintainAsync(new DateOnly(2019, 3, 20), new RetentionOptions { ObservationDays = 3650, AnomalyDays = 3650, RunSeriesDays = 3650 },
+            CancellationToken.None);
+        string after = await PartitionOfAsync(ids["partition/backfill"], day);
+
+        Assert.Equal("observation_day_default", before);
+        Assert.Equal("observation_day_201903", after);
+        // February to June 2019 for each of the three tables.
+        Assert.Equal(15, report.Created);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        Assert.Equal(24, await connection.ExecuteScalarAsync<int>(
+            "select cardinality(points) from observation_day where series_id = @id and day = @day", new { id = ids["partition/backfill"], day }));
+    }
+
+    [Fact]
+    public async Task A_scored_day_is_written_to_its_months_partitions_and_retention_drops_whole_months_past_it()
+    {
+        var ids = await _series.RegisterAsync([new("partition/scored", 3600)], CancellationToken.None);
+        int id = ids["partition/scored"];
+        var old = new DateOnly(2018, 1, 10);
+        var recent = new DateOnly(2018, 6, 10);
+        await _partitions.MaintainAsync(old, new RetentionOptions { ObservationDays = 3650, AnomalyDays = 3650, RunSeriesDays = 3650, MonthsAhead = 6 }, CancellationToken.None);
+        foreach (var day in new[] { old, recent })
+        {
+            await _series.WriteObservationsAsync([new DayRow(id, day, Enumerable.Repeat(2f, 24).ToArray())], CancellationToken.None);
+            var run = await _ledger.StartAsync(RunKind.Nightly, day, "test", null, 1, CancellationToken.None);
+            var ts = day.ToDateTime(new TimeOnly(5, 0), DateTimeKind.Utc);
+            await _ledger.CommitBatchAsync(run.Run.RunId, day, [new SeriesOutcome(id, SeriesStatus.Scored, null, 24)],
+                [new AnomalyRow(id, new DateTimeOffset(ts), 9f, 2f, 1f, 3f, 0.9f)], CancellationToken.None);
+        }
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        Assert.Equal("run_series_201801", await connection.ExecuteScalarAsync<string>(
+            "select tableoid::regclass::text from run_series where series_id = @id and as_of = @old", new { id, old }));
+        Assert.Equal("anomaly_201806", await connection.ExecuteScalarAsync<string>(
+            "select tableoid::regclass::text from anomaly where series_id = @id and as_of = @recent", new { id, recent }));
+
+        // In July 2018, with 60 days of run outcomes and a year of the rest: January's run outcomes go, June's stay.
+        var report = await _partitions.MaintainAsync(new DateOnly(2018, 7, 15),
+            new RetentionOptions { ObservationDays = 365, AnomalyDays = 365, RunSeriesDays = 60, MonthsAhead = 1 }, CancellationToken.None);
+
+        Assert.True(report.RunSeriesMonthsDropped >= 1, $"dropped {report.RunSeriesMonthsDropped}");
+        Assert.Equal(0, report.ObservationMonthsDropped);
+        Assert.Equal([recent], (await connection.QueryAsync<DateTime>("select as_of from run_series where series_id = @id", new { id })).Select(DateOnly.FromDateTime));
+        Assert.Equal(2, await connection.ExecuteScalarAsync<int>("select count(*) from anomaly where series_id = @id", new { id }));
+        Assert.Null(await connection.ExecuteScalarAsync<string?>("select to_regclass('run_series_201801')::text"));
+        Assert.Equal("run_series_201805", await connection.ExecuteScalarAsync<string?>("select to_regclass('run_series_201805')::text"));
+    }
+
+    private async Task<string> PartitionOfAsync(int seriesId, DateOnly day)
+    {
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<string>(
+            "select tableoid::regclass::text from observation_day where series_id = @seriesId and day = @day", new { seriesId, day }) ?? "";
+    }
+}

@@ -20,6 +20,7 @@ root.Subcommands.Add(bench);
 root.Subcommands.Add(eval);
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ApiKeyCommands.Create());
+root.Subcommands.Add(ModelCommands.Create());
 foreach (var command in PipelineCommands.All())
 {
     root.Subcommands.Add(command);

@@ -69,6 +69,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();
 app.MapRunsApi();
+app.MapModelsApi();
 app.MapSeriesApi();
 // Liveness: the process answers. Readiness: PostgreSQL answers and the live clustering has its models.
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

@@ -143,7 +143,10 @@ public sealed class ModelStore
         }
     }
 
-    /// <summary>The newest model_version of every cluster of <paramref name="clusterVersion"/> that has one, by cluster_id.</summary>
+    /// <summary>
+    /// The model that scores each cluster of <paramref name="clusterVersion"/> that has one, by cluster_id: the pinned
+    /// one where an operator pinned a model, else the newest model_version.
+    /// </summary>
     public async Task<IReadOnlyList<StoredModel>> LoadLatestAsync(int clusterVersion, CancellationToken cancellationToken)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -151,13 +154,14 @@ public sealed class ModelStore
         {
             var rows = await connection.QueryAsync<ModelRow>(new CommandDefinition(
                 """
-                select distinct on (cluster_id)
-                       model_id as ModelId, cluster_version as ClusterVersion, cluster_id as ClusterId,
-                       model_version as ModelVersion, algorithm as Algorithm, configuration::text as ConfigurationJson,
-                       metrics::text as MetricsJson, checkpoint as Checkpoint, created_at as CreatedAt
-                from model
-                where cluster_version = @clusterVersion
-                order by cluster_id, model_version desc
+                select distinct on (m.cluster_id)
+                       m.model_id as ModelId, m.cluster_version as ClusterVersion, m.cluster_id as ClusterId,
+                       m.model_version as ModelVersion, m.algorithm as Algorithm, m.configuration::text as ConfigurationJson,
+                       m.metrics::text as MetricsJson, m.checkpoint as Checkpoint, m.created_at as CreatedAt
+                from model m
+                left join model_pin p on p.cluster_version = m.cluster_version and p.cluster_id = m.cluster_id
+                where m.cluster_version = @clusterVersion and (p.model_id is null or p.model_id = m.model_id)
+                order by m.cluster_id, m.model_version desc
                 """,
                 new { clusterVersion },
                 cancellationToken: cancellationToken)).ConfigureAwait(false);

@@ -34,6 +34,8 @@ public static class AnomalyMetaServices
         services.AddSingleton<ClusteringStore>();
         services.AddSingleton<RunLedger>();
         services.AddSingleton<Partitions>();
+        services.AddSingleton<ModelLifecycle>();
+        services.AddSingleton<JobRuns>();
         services.AddOptions<RetentionOptions>().Bind(configuration.GetSection(RetentionOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<RetentionOptions>>(new ProblemsValidator<RetentionOptions>(o => o.Problems()));
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<RetentionOptions>>().Value);
@@ -104,6 +106,17 @@ public static class AnomalyMetaServices
                 .ForJob(PartitionMaintenanceJob.Key)
                 .WithIdentity("partition-maintenance-at-start", "anomalymeta")
                 .StartNow());
+            foreach (var (key, cron) in new[] { (AssignNewSeriesJob.Key, scheduling.AssignCron), (RetrainJob.Key, scheduling.RetrainCron) })
+            {
+                quartz.AddTrigger(trigger => trigger
+                    .ForJob(key)
+                    .WithIdentity(key.Name, "anomalymeta")
+                    .WithCronSchedule(cron, schedule => schedule
+                        .InTimeZone(scheduling.Zone)
+                        .WithMisfireInstruction(CronTriggerMisfireInstruction.FireAndProceed)));
+            }
+            quartz.AddJob<AssignNewSeriesJob>(job => job.WithIdentity(AssignNewSeriesJob.Key).StoreDurably().RequestRecovery());
+            quartz.AddJob<RetrainJob>(job => job.WithIdentity(RetrainJob.Key).StoreDurably().RequestRecovery());
             quartz.AddJob<MorningScoringJob>(job => job.WithIdentity(MorningScoringJob.Key).StoreDurably().RequestRecovery());
             quartz.AddTrigger(trigger => trigger
                 .ForJob(MorningScoringJob.Key)

@@ -13,6 +13,12 @@ public sealed class MorningScheduleOptions
     /// <summary>When partitions are made ahead and old months dropped (Quartz cron, in <see cref="TimeZone"/>). Default: 05:30.</summary>
     public string MaintenanceCron { get; set; } = "0 30 5 * * ?";
 
+    /// <summary>When new series are assigned to the live clustering (before the morning run). Default: 05:45.</summary>
+    public string AssignCron { get; set; } = "0 45 5 * * ?";
+
+    /// <summary>When the fleet is re-clustered and retrained. Default: Sundays at 02:00.</summary>
+    public string RetrainCron { get; set; } = "0 0 2 ? * SUN";
+
     /// <summary>IANA time zone of the cron expression.</summary>
     public string TimeZone { get; set; } = "UTC";
 
@@ -43,9 +49,12 @@ public sealed class MorningScheduleOptions
         {
             throw new InvalidOperationException($"Scheduling:Cron '{Cron}' is not a valid Quartz cron expression (seconds minutes hours day month weekday).");
         }
-        if (!CronExpression.TryParse(MaintenanceCron, out _))
+        foreach (var (name, cron) in new[] { ("MaintenanceCron", MaintenanceCron), ("AssignCron", AssignCron), ("RetrainCron", RetrainCron) })
         {
-            throw new InvalidOperationException($"Scheduling:MaintenanceCron '{MaintenanceCron}' is not a valid Quartz cron expression.");
+            if (!CronExpression.TryParse(cron, out _))
+            {
+                throw new InvalidOperationException($"Scheduling:{name} '{cron}' is not a valid Quartz cron expression.");
+            }
         }
         if (CheckinSeconds is not (>= 0.5 and <= 600) || IdleWaitSeconds is not (>= 1 and <= 300))
         {

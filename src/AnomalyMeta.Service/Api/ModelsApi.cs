@@ -1,0 +1,118 @@
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AnomalyMeta.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AnomalyMeta.Service.Api;
+
+/// <summary>
+/// The model lifecycle for operators: which clustering is live and which model scores each cluster (`GET /api/models`),
+/// the maintenance jobs' ledger (`GET /api/jobs`), and, with an API key, pinning a model, rolling a cluster back to its
+/// previous model, or removing a pin.
+/// </summary>
+public static class ModelsApi
+{
+    /// <summary>Largest body accepted: a reason and two numbers.</summary>
+    public const int MaxBodyBytes = 2048;
+
+    public sealed record PinBody(string? Reason);
+
+    public sealed record RollbackBody(int? Clustering, int? Cluster, string? Reason);
+
+    private static readonly JsonSerializerOptions BodyJson = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
+    {
+        var models = app.MapGroup("/api/models");
+        models.MapGet("/", async (ModelLifecycle lifecycle, CancellationToken cancellationToken, bool all = false) =>
+            TypedResults.Ok(await lifecycle.ListAsync(all, cancellationToken)));
+        models.MapPost("/{modelId:int}/pin", PinAsync).RequireAuthorization().RequireRateLimiting(RunsApi.MutatingPolicy);
+        models.MapPost("/rollback", RollBackAsync).RequireAuthorization().RequireRateLimiting(RunsApi.MutatingPolicy);
+        models.MapDelete("/pins/{clustering:int}/{cluster:int}", UnpinAsync).RequireAuthorization().RequireRateLimiting(RunsApi.MutatingPolicy);
+        app.MapGet("/api/jobs", async (JobRuns jobs, CancellationToken cancellationToken, int limit = 50) =>
+            TypedResults.Ok(await jobs.RecentAsync(Math.Clamp(limit, 1, 500), cancellationToken)));
+        return app;
+    }
+
+    private static async Task<Results<Ok<ModelLine>, ProblemHttpResult>> PinAsync(int modelId, HttpRequest http, ClaimsPrincipal user,
+        ModelLifecycle lifecycle, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await ReadAsync<PinBody>(http, cancellationToken);
+        problem ??= ReasonProblem(body?.Reason);
+        if (problem is not null)
+        {
+            return TypedResults.Problem(problem, statusCode: 400, title: "Invalid pin request");
+        }
+        try
+        {
+            return TypedResults.Ok(await lifecycle.PinAsync(modelId, $"apikey:{user.Identity!.Name}", body!.Reason!, cancellationToken));
+        }
+        catch (KeyNotFoundException exception)
+        {
+            return TypedResults.Problem(exception.Message, statusCode: 404, title: "No such model");
+        }
+    }
+
+    private static async Task<Results<Ok<ModelLine>, ProblemHttpResult>> RollBackAsync(HttpRequest http, ClaimsPrincipal user,
+        ModelLifecycle lifecycle, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await ReadAsync<RollbackBody>(http, cancellationToken);
+        problem ??= body?.Clustering is null || body.Cluster is null ? "A rollback needs 'clustering' and 'cluster'." : ReasonProblem(body.Reason);
+        if (problem is not null)
+        {
+            return TypedResults.Problem(problem, statusCode: 400, title: "Invalid rollback request");
+        }
+        try
+        {
+            return TypedResults.Ok(await lifecycle.RollBackAsync(body!.Clustering!.Value, body.Cluster!.Value, $"apikey:{user.Identity!.Name}", body.Reason!, cancellationToken));
+        }
+        catch (KeyNotFoundException exception)
+        {
+            return TypedResults.Problem(exception.Message, statusCode: 404, title: "No such cluster model");
+        }
+        catch (InvalidOperationException exception)
+        {
+            return TypedResults.Problem(exception.Message, statusCode: 409, title: "Nothing to roll back to");
+        }
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> UnpinAsync(int clustering, int cluster, ModelLifecycle lifecycle, CancellationToken cancellationToken) =>
+        await lifecycle.UnpinAsync(clustering, cluster, cancellationToken)
+            ? TypedResults.NoContent()
+            : TypedResults.Problem($"Cluster {cluster} of clustering {clustering} has no pin.", statusCode: 404, title: "No such pin");
+
+    private static string? ReasonProblem(string? reason) =>
+        string.IsNullOrWhiteSpace(reason) ? "A 'reason' is required: it is kept with the pin."
+        : reason.Length > RunsApi.MaxReasonLength ? $"'reason' has {reason.Length} characters; at most {RunsApi.MaxReasonLength}."
+        : reason.Any(char.IsControl) ? "'reason' holds control characters."
+        : null;
+
+    /// <summary>A small JSON body, strictly: at most <see cref="MaxBodyBytes"/>, no field the endpoint does not know.</summary>
+    private static async Task<(T? Body, string? Problem)> ReadAsync<T>(HttpRequest http, CancellationToken cancellationToken)
+        where T : class
+    {
+        var buffer = new byte[MaxBodyBytes + 1];
+        int length = 0;
+        for (int read; length < buffer.Length && (read = await http.Body.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0;)
+        {
+            length += read;
+        }
+        if (length > MaxBodyBytes)
+        {
+            return (null, $"The body is larger than {MaxBodyBytes} bytes.");
+        }
+        try
+        {
+            var body = JsonSerializer.Deserialize<T>(buffer.AsSpan(0, length), BodyJson);
+            return body is null ? (null, "The body is empty.") : (body, null);
+        }
+        catch (JsonException exception)
+        {
+            return (null, $"The body is not valid: {exception.Message}");
+        }
+    }
+}

@@ -49,6 +49,10 @@ builder.Services.AddRateLimiter(limiter =>
     limiter.AddPolicy(RunsApi.MutatingPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
         context.User.Identity?.Name ?? context.Connection.RemoteIpAddress?.ToString() ?? "anonymous",
         _ => new FixedWindowRateLimiterOptions { PermitLimit = 10, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+    // Feedback and mutes: a person going through a day's flags one click at a time, so more than rescores.
+    limiter.AddPolicy(FeedbackApi.FeedbackPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
+        context.User.Identity?.Name ?? context.Connection.RemoteIpAddress?.ToString() ?? "anonymous",
+        _ => new FixedWindowRateLimiterOptions { PermitLimit = 120, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
 });
 
 // A span per run and per batch, counters per run, with the HTTP server's and Npgsql's own: scraped at /metrics,
@@ -70,6 +74,7 @@ app.UseAuthorization();
 app.UseRateLimiter();
 app.MapRunsApi();
 app.MapModelsApi();
+app.MapFeedbackApi();
 app.MapSeriesApi();
 // Liveness: the process answers. Readiness: PostgreSQL answers and the live clustering has its models.
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

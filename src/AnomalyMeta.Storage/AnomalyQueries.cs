@@ -7,9 +7,16 @@ namespace AnomalyMeta.Storage;
 /// <summary>One flagged point, as dashboards and evaluations read it.</summary>
 public sealed record FlaggedPoint(string SeriesKey, DateTime Ts, float Value, float Forecast, float Score);
 
-/// <summary>One line of the run ledger for the on-call engineer; <paramref name="ModelIds"/> lists the models the run scored with ("12,13,31").</summary>
+/// <summary>
+/// One line of the run ledger for the on-call engineer; <paramref name="ModelIds"/> lists the models the run scored with ("12,13,31");
+/// <see cref="Scope"/> is what a scoped rescore rescored (null: every series), read from <paramref name="ScopeJson"/>.
+/// </summary>
 public sealed record RunLine(long RunId, string Kind, DateOnly AsOf, string Status, int SeriesTotal, int SeriesScored, int SeriesSkipped,
-    int AnomaliesWritten, long? ElapsedMs, string TriggeredBy, string? Reason, string? Error, int? ClusteringVersion, string? ModelIds);
+    int AnomaliesWritten, long? ElapsedMs, string TriggeredBy, string? Reason, string? Error, int? ClusteringVersion, string? ModelIds,
+    [property: System.Text.Json.Serialization.JsonIgnore] string? ScopeJson = null)
+{
+    public RunScope? Scope => RunScope.FromJson(ScopeJson);
+}
 
 /// <summary>What one run did with one series.</summary>
 public sealed record SeriesRunLine(string SeriesKey, string Status, string? Detail, int PointsScored, int AnomalyCount);
@@ -132,7 +139,8 @@ public sealed class AnomalyQueries(NpgsqlDataSource dataSource)
         """
         run_id as RunId, kind as Kind, as_of as AsOf, status as Status, series_total as SeriesTotal, series_scored as SeriesScored,
         series_skipped as SeriesSkipped, anomalies_written as AnomaliesWritten, elapsed_ms as ElapsedMs,
-        triggered_by as TriggeredBy, reason as Reason, error as Error, clustering_version as ClusteringVersion, array_to_string(model_ids, ',') as ModelIds
+        triggered_by as TriggeredBy, reason as Reason, error as Error, clustering_version as ClusteringVersion, array_to_string(model_ids, ',') as ModelIds,
+        scope::text as ScopeJson
         """;
 
     /// <summary>Every series' outcome in a run: what the on-call engineer reads when a series was not scored.</summary>

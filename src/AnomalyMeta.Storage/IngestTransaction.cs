@@ -169,6 +169,10 @@ public sealed class IngestTransaction : IAsyncDisposable
         return (ids, written);
     }
 
+    /// <summary>Merges tags into the series (registered before, or by this transaction); see <see cref="SeriesTagStore"/>.</summary>
+    public Task<TagMergeReport> MergeTagsAsync(IReadOnlyList<SeriesTag> tags, string name, CancellationToken cancellationToken) =>
+        SeriesTagStore.MergeInAsync(_connection, _transaction, tags, name, cancellationToken);
+
     public Task CommitAsync(CancellationToken cancellationToken) => _transaction.CommitAsync(cancellationToken);
 
     /// <summary>Rolls back whatever was not committed and closes the connection.</summary>

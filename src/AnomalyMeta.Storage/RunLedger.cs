@@ -15,10 +15,11 @@ public sealed class RunLedger
 {
     private const string RunColumns =
         "run_id, kind, as_of, status, series_total, series_scored, series_skipped, anomalies_written, batches_done, "
-        + "started_at, finished_at, elapsed_ms, triggered_by, reason, error";
+        + "started_at, finished_at, elapsed_ms, triggered_by, reason, error, scope::text";
 
     private readonly NpgsqlDataSource _dataSource;
     private RunShards? _shards;
+    private RunScopeResolver? _scopes;
 
     public RunLedger(NpgsqlDataSource dataSource)
     {
@@ -41,11 +42,15 @@ public sealed class RunLedger
     /// <summary>The shards of runs split across instances.</summary>
     public RunShards Shards => _shards ??= new RunShards(_dataSource);
 
+    /// <summary>The series a scoped rescore rescores.</summary>
+    public RunScopeResolver Scopes => _scopes ??= new RunScopeResolver(_dataSource);
+
     /// <summary>
-    /// Records a rescore the moment it is accepted, as <see cref="RunStatus.Queued"/>; <see cref="StartAsync"/> with its
-    /// id takes it over. Returns the run.
+    /// Records a rescore the moment it is accepted, as <see cref="RunStatus.Queued"/>; <see cref="StartQueuedAsync"/> with its
+    /// id takes it over. <paramref name="scope"/> (null or whole fleet: every series) is recorded with it, so whoever runs
+    /// it rescores what was asked. Returns the run.
     /// </summary>
-    public async Task<ScoringRunRecord> QueueAsync(DateOnly asOf, string triggeredBy, string? reason, CancellationToken cancellationToken)
+    public async Task<ScoringRunRecord> QueueAsync(DateOnly asOf, string triggeredBy, string? reason, RunScope? scope, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(triggeredBy);
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -53,8 +58,8 @@ public sealed class RunLedger
         {
             return await QueryRunAsync(connection, null,
                 $"""
-                insert into run (kind, as_of, status, triggered_by, reason)
-                values ('rescore', @asOf, 'queued', @triggeredBy, @reason)
+                insert into run (kind, as_of, status, triggered_by, reason, scope)
+                values ('rescore', @asOf, 'queued', @triggeredBy, @reason, @scope)
                 returning {RunColumns}
                 """,
                 command =>
@@ -62,10 +67,15 @@ public sealed class RunLedger
                     command.Parameters.Add(new NpgsqlParameter<DateOnly>("asOf", asOf));
                     command.Parameters.Add(new NpgsqlParameter<string>("triggeredBy", triggeredBy));
                     command.Parameters.Add(new NpgsqlParameter("reason", NpgsqlDbType.Text) { Value = (object?)reason ?? DBNull.Value });
+                    command.Parameters.Add(ScopeParameter(scope));
                 }, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The queued run was not returned by its insert.");
         }
     }
+
+    /// <summary>Queues a rescore of every series (<see cref="QueueAsync(DateOnly, string, string?, RunScope?, CancellationToken)"/>).</summary>
+    public Task<ScoringRunRecord> QueueAsync(DateOnly asOf, string triggeredBy, string? reason, CancellationToken cancellationToken) =>
+        QueueAsync(asOf, triggeredBy, reason, null, cancellationToken);
 
     /// <summary>Records the clustering and the models a run scores with.</summary>
     public async Task RecordModelsAsync(long runId, int? clusteringVersion, IReadOnlyCollection<int> modelIds, CancellationToken cancellationToken)
@@ -85,7 +95,7 @@ public sealed class RunLedger
     }
 
     /// <summary>
-    /// Takes over the queued rescore <paramref name="runId"/> (<see cref="QueueAsync"/>): a queued run starts
+    /// Takes over the queued rescore <paramref name="runId"/> (<see cref="QueueAsync(DateOnly, string, string?, RunScope?, CancellationToken)"/>): a queued run starts
     /// (<see cref="RunStartOutcome.Started"/>); one left running or failed by a process that died is resumed
     /// (<see cref="RunStartOutcome.Resumed"/>: skip its completed series); a succeeded one is returned untouched.
     /// </summary>
@@ -126,7 +136,8 @@ public sealed class RunLedger
     /// (<see cref="RunStartOutcome.AlreadySucceeded"/>, the caller decides to skip; unless series it found without
     /// data have data now) and otherwise set it back to running and return it as <see cref="RunStartOutcome.Resumed"/>
     /// (continue with <see cref="CompletedSeriesAsync"/>).
-    /// A resumed run keeps its first started_at, trigger and counters.
+    /// A resumed run keeps its first started_at, trigger and counters. A rescore records <paramref name="scope"/> (null:
+    /// every series); a nightly run always scores every series.
     /// </summary>
     public async Task<RunStart> StartAsync(
         RunKind kind,
@@ -134,10 +145,15 @@ public sealed class RunLedger
         string triggeredBy,
         string? reason,
         int seriesTotal,
+        RunScope? scope,
         CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(triggeredBy);
         ArgumentOutOfRangeException.ThrowIfNegative(seriesTotal);
+        if (kind == RunKind.Nightly && scope is { IsWholeFleet: false })
+        {
+            throw new ArgumentException("A nightly run scores every series: only a rescore has a scope.", nameof(scope));
+        }
 
         return await _dataSource.InTransactionAsync(
             async (connection, transaction) =>
@@ -152,8 +168,8 @@ public sealed class RunLedger
                       returning {RunColumns}
                       """
                     : $"""
-                      insert into run (kind, as_of, status, series_total, triggered_by, reason)
-                      values ('rescore', @asOf, 'running', @seriesTotal, @triggeredBy, @reason)
+                      insert into run (kind, as_of, status, series_total, triggered_by, reason, scope)
+                      values ('rescore', @asOf, 'running', @seriesTotal, @triggeredBy, @reason, @scope)
                       returning {RunColumns}
                       """;
                 var created = await QueryRunAsync(connection, transaction, insert, command =>
@@ -162,6 +178,10 @@ public sealed class RunLedger
                     command.Parameters.Add(new NpgsqlParameter<int>("seriesTotal", seriesTotal));
                     command.Parameters.Add(new NpgsqlParameter<string>("triggeredBy", triggeredBy));
                     command.Parameters.Add(new NpgsqlParameter("reason", NpgsqlDbType.Text) { Value = (object?)reason ?? DBNull.Value });
+                    if (kind == RunKind.Rescore)
+                    {
+                        command.Parameters.Add(ScopeParameter(scope));
+                    }
                 }, cancellationToken).ConfigureAwait(false);
 
                 if (created is not null)
@@ -198,6 +218,10 @@ public sealed class RunLedger
             },
             cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Starts a run of every series (<see cref="StartAsync(RunKind, DateOnly, string, string?, int, RunScope?, CancellationToken)"/>).</summary>
+    public Task<RunStart> StartAsync(RunKind kind, DateOnly asOf, string triggeredBy, string? reason, int seriesTotal, CancellationToken cancellationToken) =>
+        StartAsync(kind, asOf, triggeredBy, reason, seriesTotal, null, cancellationToken);
 
     /// <summary>
     /// Marks failed every other run of <paramref name="asOf"/> still recorded as running. Call it holding the date's
@@ -673,7 +697,11 @@ public sealed class RunLedger
         ElapsedMs: reader.IsDBNull(11) ? null : reader.GetInt64(11),
         TriggeredBy: reader.GetString(12),
         Reason: reader.IsDBNull(13) ? null : reader.GetString(13),
-        Error: reader.IsDBNull(14) ? null : reader.GetString(14));
+        Error: reader.IsDBNull(14) ? null : reader.GetString(14),
+        Scope: RunScope.FromJson(reader.IsDBNull(15) ? null : reader.GetString(15)));
+
+    private static NpgsqlParameter ScopeParameter(RunScope? scope) =>
+        new("scope", NpgsqlDbType.Jsonb) { Value = (object?)scope?.ToJson() ?? DBNull.Value };
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
     {

@@ -182,14 +182,15 @@ public sealed class SeriesRepository
                 + Describe(stepChanges, c => $"series '{c.SeriesKey}' has step {c.StoredStep} s, registration asks for {c.RequestedStep} s"));
         }
 
-        // Refresh tags only where they changed (no dead tuples for the common no-op), insert the new keys,
-        // then read every key's id: ON CONFLICT DO NOTHING returns nothing for the known ones.
+        // Merge tags only where they change (no dead tuples for the common no-op): a registration sets the keys it
+        // carries (an ingest its 'source') and keeps the others, so tags from `anomalymeta tags` survive a re-ingest.
+        // Then insert the new keys and read every key's id: ON CONFLICT DO NOTHING returns nothing for the known ones.
         await ExecuteAsync(connection, transaction,
             """
-            update series s set tags = st.tags, time_zone = coalesce(st.time_zone, s.time_zone)
+            update series s set tags = s.tags || st.tags, time_zone = coalesce(st.time_zone, s.time_zone)
             from series_stage st
             where s.series_key = st.series_key
-              and (s.tags is distinct from st.tags or s.time_zone is distinct from coalesce(st.time_zone, s.time_zone));
+              and (not s.tags @> st.tags or s.time_zone is distinct from coalesce(st.time_zone, s.time_zone));
             insert into series (series_key, tags, step_seconds, time_zone)
             select series_key, tags, step_seconds, coalesce(time_zone, 'UTC') from series_stage
             on conflict (series_key) do nothing;

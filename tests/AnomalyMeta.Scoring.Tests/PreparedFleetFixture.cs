@@ -12,6 +12,8 @@ public sealed class PreparedFleetFixture : IAsyncLifetime
 
     public ClusteringReport Clustering { get; private set; } = null!;
 
+    public Npgsql.NpgsqlDataSource DataSource => _database.DataSource;
+
     public async Task InitializeAsync()
     {
         await _database.InitializeAsync();

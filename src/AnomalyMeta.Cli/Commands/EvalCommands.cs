@@ -12,6 +12,7 @@ internal static class EvalCommands
         yield return EvalNabScoreCommand.Create();
         yield return EvalM4Command.Create();
         yield return EvalInjectCommand.Create();
+        yield return EvalFeedbackCommand.Create();
         yield break;
     }
 }

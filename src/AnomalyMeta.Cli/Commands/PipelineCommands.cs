@@ -21,6 +21,10 @@ internal static class PipelineCommands
         yield return Train();
         yield return Score();
         yield return PlotCommand.Create();
+        foreach (var command in OperatorCommands.All())
+        {
+            yield return command;
+        }
     }
 
     private static Option<DateOnly> AsOfOption(string description) => new("--as-of")
@@ -87,9 +91,10 @@ internal static class PipelineCommands
             Description = "Readings held in memory at once: a larger file is staged in PostgreSQL and written this many readings at a time, still in one transaction.",
             DefaultValueFactory = _ => new CsvIngestOptions().ChunkReadings,
         };
+        var tags = new Option<FileInfo?>("--tags") { Description = "A tag file (series_key,key,value) merged into the series' tags in the same transaction." };
         var command = new Command("ingest", "Load observations from a CSV file in one transaction: a bad line anywhere writes nothing; merged into stored days.")
         {
-            file, step, aggregate, replaceDays, timeZone, chunk,
+            file, step, aggregate, replaceDays, timeZone, chunk, tags,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -101,11 +106,16 @@ internal static class PipelineCommands
                 ReplaceDays = parse.GetValue(replaceDays),
                 TimeZone = parse.GetValue(timeZone),
                 ChunkReadings = parse.GetValue(chunk),
+                TagsPath = parse.GetValue(tags)?.FullName,
             };
             var report = await host.Services.GetRequiredService<CsvIngest>().IngestAsync(parse.GetRequiredValue(file).FullName, options, cancellationToken);
             Console.WriteLine($"Ingested {report.Rows:N0} rows into {report.Series:N0} series: {report.DayRows:N0} day rows {(options.ReplaceDays ? "replaced" : "merged")}; "
                 + $"points aggregated (slots with more than one value): {report.AggregatedPoints:N0}; rows rejected: {report.RowsRejected:N0}.");
             PrintSteps(report.Steps);
+            if (report.Tags is not null)
+            {
+                Console.WriteLine(OperatorCommands.Describe(report.Tags));
+            }
             return 0;
         });
         return command;

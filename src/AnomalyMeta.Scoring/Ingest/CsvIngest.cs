@@ -33,7 +33,8 @@ public sealed record SeriesStep(string SeriesKey, int StepSeconds, StepSource So
 /// one value (off-grid or repeated timestamps, a finer feed). <paramref name="RowsRejected"/> is 0 for a CSV ingest:
 /// a file is refused whole at its first bad line, never written with lines skipped.
 /// </summary>
-public sealed record IngestReport(int Rows, int Series, long DayRows, IReadOnlyList<SeriesStep> Steps, int AggregatedPoints, int RowsRejected = 0);
+public sealed record IngestReport(int Rows, int Series, long DayRows, IReadOnlyList<SeriesStep> Steps, int AggregatedPoints, int RowsRejected = 0,
+    TagMergeReport? Tags = null);
 
 /// <summary>How <see cref="CsvIngest"/> puts a file on steps and writes it.</summary>
 public sealed class CsvIngestOptions
@@ -65,6 +66,12 @@ public sealed class CsvIngestOptions
     /// is staged in PostgreSQL and written this many readings (whole series) at a time, in the same one transaction.
     /// </summary>
     public int ChunkReadings { get; init; } = 1_000_000;
+
+    /// <summary>
+    /// A tag file (<see cref="TagCsv"/>) merged into the series in the same transaction, after the observations: it may
+    /// tag the file's new series, and a bad tag file leaves the observations unwritten too.
+    /// </summary>
+    public string? TagsPath { get; init; }
 }
 
 /// <summary>
@@ -93,6 +100,8 @@ public sealed class CsvIngest(SeriesRepository series)
             throw new ArgumentException($"A step of {given} s does not divide a day (86400 s).", nameof(options));
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ChunkReadings, 1, nameof(options));
+        // Read first: a bad tag file is refused before a large observation file is read at all.
+        var tagFile = options.TagsPath is null ? null : TagCsv.Read(options.TagsPath);
         var lines = ObservationCsv.Stream(path);
         await using var ingest = await series.BeginIngestAsync(cancellationToken).ConfigureAwait(false);
         var written = new Written(Path.GetFileName(path), options, ingest);
@@ -145,8 +154,9 @@ public sealed class CsvIngest(SeriesRepository series)
             }
             await written.WriteAsync(group, FileStepAsync, cancellationToken).ConfigureAwait(false);
         }
+        var tagged = tagFile is null ? null : await ingest.MergeTagsAsync(tagFile.Tags, tagFile.Name, cancellationToken).ConfigureAwait(false);
         await ingest.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new IngestReport(rows, written.Steps.Count, written.DayRows, written.Steps, written.AggregatedPoints);
+        return new IngestReport(rows, written.Steps.Count, written.DayRows, written.Steps, written.AggregatedPoints, Tags: tagged);
     }
 
     /// <summary>The readings of the first chunk (already read and checked), then the rest of the file.</summary>

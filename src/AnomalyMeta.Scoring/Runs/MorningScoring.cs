@@ -42,10 +42,11 @@ public sealed class MorningScoring(
             }
             throw new InvalidOperationException(busy);
         }
-        int seriesTotal = await queries.SeriesCountAsync(cancellationToken);
+        int[]? scoped = await ScopeOfAsync(request, cancellationToken);
+        int seriesTotal = scoped?.Length ?? await queries.SeriesCountAsync(cancellationToken);
         var start = request.QueuedRunId is long queuedRunId
             ? await ledger.StartQueuedAsync(queuedRunId, seriesTotal, cancellationToken)
-            : await ledger.StartAsync(request.Kind, request.AsOf, request.TriggeredBy, request.Reason, seriesTotal, cancellationToken);
+            : await ledger.StartAsync(request.Kind, request.AsOf, request.TriggeredBy, request.Reason, seriesTotal, request.Scope, cancellationToken);
         long runId = start.Run.RunId;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = runId });
         foreach (long orphan in await ledger.FailOrphansAsync(request.AsOf, runId, cancellationToken))
@@ -69,7 +70,7 @@ public sealed class MorningScoring(
                 ? await ledger.CompletedSeriesAsync(runId, cancellationToken)
                 : new HashSet<int>();
             var scorer = new BatchScorer(options.Detection);
-            var (read, write, _) = await ScoreAllAsync(request, runId, seriesTotal, scoringModels, done, scorer, 0, int.MaxValue, cancellationToken);
+            var (read, write, _) = await ScoreAllAsync(request, runId, seriesTotal, scoringModels, done, scorer, 0, int.MaxValue, scoped, cancellationToken);
             // A night scored before its feed landed must not pass for a quiet night: the run says so in the ledger
             // and the log (and `score` in its exit code); rerunning the date once the data is in scores those series.
             int noData = await ledger.CountAsync(runId, SeriesStatus.NoData, cancellationToken);
@@ -120,10 +121,10 @@ public sealed class MorningScoring(
             }
             throw new InvalidOperationException(busy);
         }
-        int seriesTotal = await queries.SeriesCountAsync(cancellationToken);
+        int seriesTotal = (await ScopeOfAsync(request, cancellationToken))?.Length ?? await queries.SeriesCountAsync(cancellationToken);
         var start = request.QueuedRunId is long queuedRunId
             ? await ledger.StartQueuedAsync(queuedRunId, seriesTotal, cancellationToken)
-            : await ledger.StartAsync(request.Kind, request.AsOf, request.TriggeredBy, request.Reason, seriesTotal, cancellationToken);
+            : await ledger.StartAsync(request.Kind, request.AsOf, request.TriggeredBy, request.Reason, seriesTotal, request.Scope, cancellationToken);
         long runId = start.Run.RunId;
         if (start.Outcome == RunStartOutcome.AlreadySucceeded)
         {
@@ -184,9 +185,11 @@ public sealed class MorningScoring(
         {
             var scoringModels = await LoadModelsAsync(cancellationToken, run.ClusteringVersion);
             var done = await ledger.CompletedSeriesAsync(runId, cancellationToken);
-            var request = new ScoringRequest(run.Kind == "rescore" ? RunKind.Rescore : RunKind.Nightly, run.AsOf, run.TriggeredBy, run.Reason);
+            var request = new ScoringRequest(run.Kind == "rescore" ? RunKind.Rescore : RunKind.Nightly, run.AsOf, run.TriggeredBy, run.Reason,
+                Scope: run.Scope);
+            int[]? scoped = await ScopeOfAsync(request, cancellationToken);
             var (_, _, committed) = await ScoreAllAsync(request, runId, run.SeriesTotal, scoringModels, done, new BatchScorer(options.Detection),
-                taken.FirstSeriesId - 1, taken.LastSeriesId, cancellationToken);
+                taken.FirstSeriesId - 1, taken.LastSeriesId, scoped, cancellationToken);
             await ledger.Shards.FinishAsync(runId, shard, committed, cancellationToken);
             logger.ShardDone(runId, shard, instance, committed);
         }
@@ -225,12 +228,16 @@ public sealed class MorningScoring(
     /// flight. Returns the time spent waiting for reads and for commits (what the overlap did not hide).
     /// </summary>
     private async Task<(TimeSpan Read, TimeSpan Write, int Series)> ScoreAllAsync(ScoringRequest request, long runId, int seriesTotal, ScoringModels scoringModels,
-        IReadOnlySet<int> done, BatchScorer scorer, int afterSeriesId, int lastSeriesId, CancellationToken cancellationToken)
+        IReadOnlySet<int> done, BatchScorer scorer, int afterSeriesId, int lastSeriesId, int[]? scoped, CancellationToken cancellationToken)
     {
         TimeSpan read = TimeSpan.Zero, write = TimeSpan.Zero;
         int committed = 0;
-        await using var batches = series.ReadHistoryAsync(request.AsOf, scoringModels.DaysToRead(options.DaysRead), options.BatchSize,
-                afterSeriesId, lastSeriesId, cancellationToken)
+        int daysRead = scoringModels.DaysToRead(options.DaysRead);
+        // A scoped rescore reads its series by primary key, not the whole fleet's range: a few series of millions.
+        await using var batches = (scoped is null
+                ? series.ReadHistoryAsync(request.AsOf, daysRead, options.BatchSize, afterSeriesId, lastSeriesId, cancellationToken)
+                : series.ReadHistoryOfAsync(Array.FindAll(scoped, id => id > afterSeriesId && id <= lastSeriesId), request.AsOf, daysRead,
+                    options.BatchSize, cancellationToken))
             .GetAsyncEnumerator(cancellationToken);
         async Task<(SeriesHistoryBatch Batch, IReadOnlyDictionary<int, DetectorState> States)?> ReadNextAsync()
         {
@@ -356,6 +363,28 @@ public sealed class MorningScoring(
         foreach (var ((model, detail), list) in groups)
         {
             scorer.Score(model, detail, batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), before, outcomes, anomalies);
+        }
+    }
+
+    /// <summary>
+    /// The series a rescore's scope selects, ascending (null: every series). A queued rescore's scope is the one recorded
+    /// on its row. A scope that no longer resolves (a series deleted since) fails a queued run with the reason.
+    /// </summary>
+    private async Task<int[]?> ScopeOfAsync(ScoringRequest request, CancellationToken cancellationToken)
+    {
+        var asked = request.QueuedRunId is long queued ? (await ledger.GetAsync(queued, cancellationToken))?.Scope : request.Scope;
+        if (asked is null || asked.IsWholeFleet)
+        {
+            return null;
+        }
+        try
+        {
+            return (await ledger.Scopes.ResolveAsync(asked, cancellationToken)).SeriesIds;
+        }
+        catch (ScopeException exception) when (request.QueuedRunId is long queuedRunId)
+        {
+            await ledger.FinishAsync(queuedRunId, RunStatus.Failed, exception.Message, CancellationToken.None);
+            throw;
         }
     }
 

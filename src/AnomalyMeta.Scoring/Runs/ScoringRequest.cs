@@ -5,9 +5,11 @@ namespace AnomalyMeta.Scoring.Runs;
 /// <summary>
 /// A request to score every series for one day. The nightly job asks for yesterday; the on-call engineer asks
 /// for a rescore of any day, saying who and why (both land in the run ledger). <paramref name="QueuedRunId"/> is the
-/// ledger row of a rescore recorded when it was accepted (<c>RunLedger.QueueAsync</c>).
+/// ledger row of a rescore recorded when it was accepted (<c>RunLedger.QueueAsync</c>). <paramref name="Scope"/> narrows a
+/// rescore to some series (null: every series); a queued rescore takes the scope recorded on its row instead.
 /// </summary>
-public sealed record ScoringRequest(RunKind Kind, DateOnly AsOf, string TriggeredBy, string? Reason = null, long? QueuedRunId = null);
+public sealed record ScoringRequest(RunKind Kind, DateOnly AsOf, string TriggeredBy, string? Reason = null, long? QueuedRunId = null,
+    RunScope? Scope = null);
 
 /// <summary>What a run did, as the ledger has it at the end.</summary>
 public sealed record ScoringSummary(

@@ -51,6 +51,10 @@ public static class AnomalyMetaServices
         services.AddSingleton<MetaTrainingStep>();
         services.AddSingleton<SyntheticFleetIngest>();
         services.AddSingleton<CsvIngest>();
+        services.AddSingleton<SeriesTagStore>();
+        services.AddSingleton<TagImport>();
+        services.AddSingleton<FeedbackStore>();
+        services.AddSingleton<MuteStore>();
 
         var scheduling = configuration.GetSection(MorningScheduleOptions.Section).Get<MorningScheduleOptions>() ?? new MorningScheduleOptions();
         scheduling.Validate();

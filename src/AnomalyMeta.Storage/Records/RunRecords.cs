@@ -32,7 +32,7 @@ public enum RunStartOutcome
     AlreadySucceeded,
 }
 
-/// <summary>One row of the run ledger as stored.</summary>
+/// <summary>One row of the run ledger as stored; <paramref name="Scope"/> is a rescore's scope (null: every series).</summary>
 public sealed record ScoringRunRecord(
     long RunId,
     RunKind Kind,
@@ -48,7 +48,8 @@ public sealed record ScoringRunRecord(
     long? ElapsedMs,
     string TriggeredBy,
     string? Reason,
-    string? Error);
+    string? Error,
+    RunScope? Scope = null);
 
 /// <summary>The run <c>RunLedger.StartAsync</c> settled on, and whether it is new, resumed or already done.</summary>
 public sealed record RunStart(RunStartOutcome Outcome, ScoringRunRecord Run);

@@ -50,4 +50,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "Run {RunId}: shard {Shard} scored by {Instance}: {Series} series committed")]
     public static partial void ShardDone(this ILogger logger, long runId, int shard, string instance, int series);
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Warning, Message = "Clustering {Version}, cluster {ClusterId} drifted: {Reason}")]
+    public static partial void ClusterDrifted(this ILogger logger, int version, int clusterId, string reason);
 }

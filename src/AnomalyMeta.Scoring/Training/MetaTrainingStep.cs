@@ -37,16 +37,24 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
     /// <summary>Generated series a generic model is trained on.</summary>
     private const int GenericSeriesCount = 400;
 
-    public async Task<TrainingReport> TrainAsync(DateOnly lastHistoryDay, TrainingOptions options, CancellationToken cancellationToken)
+    public Task<TrainingReport> TrainAsync(DateOnly lastHistoryDay, TrainingOptions options, CancellationToken cancellationToken) =>
+        TrainAsync(lastHistoryDay, options, onlyClusters: null, cancellationToken);
+
+    /// <summary>
+    /// With <paramref name="onlyClusters"/>: retrains those clusters of the live clustering only (a drift check's early
+    /// retraining), each getting a new model version that scores from the next run; the clustering stays live.
+    /// </summary>
+    public async Task<TrainingReport> TrainAsync(DateOnly lastHistoryDay, TrainingOptions options, IReadOnlySet<int>? onlyClusters,
+        CancellationToken cancellationToken)
     {
-        var clustering = await clusterings.LoadLatestAsync(cancellationToken);
+        var clustering = onlyClusters is null ? await clusterings.LoadLatestAsync(cancellationToken) : await clusterings.LoadLiveAsync(cancellationToken);
         var (samples, steps) = await SampleHistoriesAsync(clustering?.Version, lastHistoryDay, options, cancellationToken);
         MetaLearner.UseTorchThreads(options.TorchThreads);
 
         var generic = await TrainGenericModelsAsync(steps, options, cancellationToken);
         var trained = new List<TrainedCluster>();
         var skipped = new List<SkippedCluster>();
-        foreach (var cluster in clustering?.Clusters ?? [])
+        foreach (var cluster in (clustering?.Clusters ?? []).Where(c => onlyClusters is null || onlyClusters.Contains(c.ClusterId)))
         {
             string? reason = null;
             if (!samples.TryGetValue(cluster.ClusterId, out var sample) || sample.Histories.Count == 0)
@@ -71,7 +79,7 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
                 skipped.Add(new SkippedCluster(cluster.ClusterId, reason));
             }
         }
-        if (clustering is not null)
+        if (clustering is not null && onlyClusters is null)
         {
             await clusterings.MarkLiveAsync(clustering.Version, cancellationToken);
             logger.ClusteringLive(clustering.Version, trained.Count, skipped.Count);

@@ -1,5 +1,6 @@
 using AnomalyMeta.Scoring;
 using AnomalyMeta.Scoring.Clustering;
+using AnomalyMeta.Scoring.Drift;
 using AnomalyMeta.Scoring.Ingest;
 using AnomalyMeta.Scoring.Training;
 using AnomalyMeta.Scoring.Runs;
@@ -36,6 +37,11 @@ public static class AnomalyMetaServices
         services.AddSingleton<Partitions>();
         services.AddSingleton<ModelLifecycle>();
         services.AddSingleton<JobRuns>();
+        services.AddSingleton<DriftQueries>();
+        services.AddSingleton<DriftCheck>();
+        services.AddOptions<DriftOptions>().Bind(configuration.GetSection(DriftOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DriftOptions>>(new ProblemsValidator<DriftOptions>(o => o.Problems()));
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<DriftOptions>>().Value);
         services.AddOptions<RetentionOptions>().Bind(configuration.GetSection(RetentionOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<RetentionOptions>>(new ProblemsValidator<RetentionOptions>(o => o.Problems()));
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<RetentionOptions>>().Value);
@@ -110,7 +116,7 @@ public static class AnomalyMetaServices
                 .ForJob(PartitionMaintenanceJob.Key)
                 .WithIdentity("partition-maintenance-at-start", "anomalymeta")
                 .StartNow());
-            foreach (var (key, cron) in new[] { (AssignNewSeriesJob.Key, scheduling.AssignCron), (RetrainJob.Key, scheduling.RetrainCron) })
+            foreach (var (key, cron) in new[] { (AssignNewSeriesJob.Key, scheduling.AssignCron), (RetrainJob.Key, scheduling.RetrainCron), (DriftCheckJob.Key, scheduling.DriftCron) })
             {
                 quartz.AddTrigger(trigger => trigger
                     .ForJob(key)
@@ -121,6 +127,7 @@ public static class AnomalyMetaServices
             }
             quartz.AddJob<AssignNewSeriesJob>(job => job.WithIdentity(AssignNewSeriesJob.Key).StoreDurably().RequestRecovery());
             quartz.AddJob<RetrainJob>(job => job.WithIdentity(RetrainJob.Key).StoreDurably().RequestRecovery());
+            quartz.AddJob<DriftCheckJob>(job => job.WithIdentity(DriftCheckJob.Key).StoreDurably().RequestRecovery());
             quartz.AddJob<MorningScoringJob>(job => job.WithIdentity(MorningScoringJob.Key).StoreDurably().RequestRecovery());
             quartz.AddTrigger(trigger => trigger
                 .ForJob(MorningScoringJob.Key)

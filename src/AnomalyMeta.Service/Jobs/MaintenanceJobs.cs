@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AnomalyMeta.Scoring.Clustering;
+using AnomalyMeta.Scoring.Drift;
 using AnomalyMeta.Scoring.Training;
 using AnomalyMeta.Storage;
 using Quartz;
@@ -48,6 +49,29 @@ public sealed class RetrainJob(ClusteringStep clustering, MetaTrainingStep train
                 trained = trained.Trained.Count,
                 skipped = trained.Skipped.Select(s => new { cluster = s.ClusterId, reason = s.Reason }),
                 live = trained.LiveClustering,
+            };
+        }, cancellationToken);
+}
+
+/// <summary>
+/// Daily after the morning run: each cluster's recent out-of-sample error against the error when its model went live;
+/// a cluster past the ratio is retrained early (the reasons are in the job ledger's detail and the log).
+/// </summary>
+[DisallowConcurrentExecution]
+public sealed class DriftCheckJob(DriftCheck drift, DriftOptions options, JobRuns jobs, TrainingOptions training, TimeProvider clock) : IJob
+{
+    public static readonly JobKey Key = new("drift-check", "anomalymeta");
+
+    public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken) =>
+        MaintenanceRun.RecordAsync(jobs, "drift", context, async () =>
+        {
+            var yesterday = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime).AddDays(-1);
+            var report = await drift.RunAsync(yesterday, options, training, cancellationToken);
+            return new
+            {
+                clustering = report.Clustering,
+                retrained = report.Retraining?.Trained.Select(t => new { cluster = t.ClusterId, model = t.ModelId }),
+                clusters = report.Clusters.Select(c => new { cluster = c.ClusterId, model = c.ModelId, days = c.DaysScored, c.Baseline, c.Recent, c.Ratio, c.Retrained, c.Reason }),
             };
         }, cancellationToken);
 }

@@ -19,6 +19,9 @@ public sealed class MorningScheduleOptions
     /// <summary>When the fleet is re-clustered and retrained. Default: Sundays at 02:00.</summary>
     public string RetrainCron { get; set; } = "0 0 2 ? * SUN";
 
+    /// <summary>When the drift check runs (after the morning run). Default: 07:30.</summary>
+    public string DriftCron { get; set; } = "0 30 7 * * ?";
+
     /// <summary>IANA time zone of the cron expression.</summary>
     public string TimeZone { get; set; } = "UTC";
 
@@ -49,7 +52,7 @@ public sealed class MorningScheduleOptions
         {
             throw new InvalidOperationException($"Scheduling:Cron '{Cron}' is not a valid Quartz cron expression (seconds minutes hours day month weekday).");
         }
-        foreach (var (name, cron) in new[] { ("MaintenanceCron", MaintenanceCron), ("AssignCron", AssignCron), ("RetrainCron", RetrainCron) })
+        foreach (var (name, cron) in new[] { ("MaintenanceCron", MaintenanceCron), ("AssignCron", AssignCron), ("RetrainCron", RetrainCron), ("DriftCron", DriftCron) })
         {
             if (!CronExpression.TryParse(cron, out _))
             {

@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Security.Claims;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using AnomalyMeta.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -25,12 +23,6 @@ public static class FeedbackApi
     /// <summary>A mute of <paramref name="Series"/>, whole or over [<paramref name="From"/>, <paramref name="To"/>).</summary>
     public sealed record MuteBody(string? Series, string? Reason, DateTimeOffset? From = null, DateTimeOffset? To = null);
 
-    private static readonly JsonSerializerOptions BodyJson = new(JsonSerializerDefaults.Web)
-    {
-        // A field the endpoint does not know ("givenBy", a typo of "verdict") is an error, not silently dropped.
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
-
     public static IEndpointRouteBuilder MapFeedbackApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/anomalies/feedback", FeedbackAsync)
@@ -50,7 +42,7 @@ public static class FeedbackApi
     private static async Task<Results<Ok<FeedbackLine>, ProblemHttpResult>> FeedbackAsync(HttpRequest http, ClaimsPrincipal user, FeedbackStore feedback,
         CancellationToken cancellationToken)
     {
-        var (body, invalid) = await ReadAsync<FeedbackBody>(http, "feedback", cancellationToken);
+        var (body, invalid) = await StrictJsonBody.ReadAsync<FeedbackBody>(http, MaxBodyBytes, "feedback", cancellationToken);
         if (invalid is not null)
         {
             return invalid;
@@ -84,7 +76,7 @@ public static class FeedbackApi
     private static async Task<Results<Created<MuteLine>, ProblemHttpResult>> MuteAsync(HttpRequest http, ClaimsPrincipal user, MuteStore mutes,
         CancellationToken cancellationToken)
     {
-        var (body, invalid) = await ReadAsync<MuteBody>(http, "mute", cancellationToken);
+        var (body, invalid) = await StrictJsonBody.ReadAsync<MuteBody>(http, MaxBodyBytes, "mute", cancellationToken);
         if (invalid is not null)
         {
             return invalid;
@@ -119,31 +111,4 @@ public static class FeedbackApi
 
     private static async Task<Ok<IReadOnlyList<MuteLine>>> ListAsync(MuteStore mutes, CancellationToken cancellationToken) =>
         TypedResults.Ok(await mutes.ListAsync(cancellationToken));
-
-    /// <summary>A strict JSON body of at most <see cref="MaxBodyBytes"/>, or the problem answer saying why not.</summary>
-    private static async Task<(T? Body, ProblemHttpResult? Problem)> ReadAsync<T>(HttpRequest http, string what, CancellationToken cancellationToken)
-        where T : class
-    {
-        // Read at most one byte past the limit, whatever Content-Length says (or does not say, when chunked).
-        var buffer = new byte[MaxBodyBytes + 1];
-        int length = 0;
-        for (int read; length < buffer.Length && (read = await http.Body.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0;)
-        {
-            length += read;
-        }
-        if (length > MaxBodyBytes)
-        {
-            return (null, TypedResults.Problem($"The body is larger than {MaxBodyBytes} bytes.", statusCode: 413, title: "Request too large"));
-        }
-        try
-        {
-            return JsonSerializer.Deserialize<T>(buffer.AsSpan(0, length), BodyJson) is T body
-                ? (body, null)
-                : (null, TypedResults.Problem($"The body is empty: send a {what} as JSON.", statusCode: 400, title: $"Invalid {what}"));
-        }
-        catch (JsonException exception)
-        {
-            return (null, TypedResults.Problem($"The body is not a {what}: {exception.Message}", statusCode: 400, title: $"Invalid {what}"));
-        }
-    }
 }

@@ -1,6 +1,4 @@
 using System.Security.Claims;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using AnomalyMeta.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -20,11 +18,6 @@ public static class ModelsApi
 
     public sealed record RollbackBody(int? Clustering, int? Cluster, string? Reason);
 
-    private static readonly JsonSerializerOptions BodyJson = new(JsonSerializerDefaults.Web)
-    {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
-
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
         var models = app.MapGroup("/api/models");
@@ -41,9 +34,12 @@ public static class ModelsApi
     private static async Task<Results<Ok<ModelLine>, ProblemHttpResult>> PinAsync(int modelId, HttpRequest http, ClaimsPrincipal user,
         ModelLifecycle lifecycle, CancellationToken cancellationToken)
     {
-        var (body, problem) = await ReadAsync<PinBody>(http, cancellationToken);
-        problem ??= ReasonProblem(body?.Reason);
-        if (problem is not null)
+        var (body, invalid) = await StrictJsonBody.ReadAsync<PinBody>(http, MaxBodyBytes, "pin request", cancellationToken);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+        if (ReasonProblem(body!.Reason) is string problem)
         {
             return TypedResults.Problem(problem, statusCode: 400, title: "Invalid pin request");
         }
@@ -60,9 +56,12 @@ public static class ModelsApi
     private static async Task<Results<Ok<ModelLine>, ProblemHttpResult>> RollBackAsync(HttpRequest http, ClaimsPrincipal user,
         ModelLifecycle lifecycle, CancellationToken cancellationToken)
     {
-        var (body, problem) = await ReadAsync<RollbackBody>(http, cancellationToken);
-        problem ??= body?.Clustering is null || body.Cluster is null ? "A rollback needs 'clustering' and 'cluster'." : ReasonProblem(body.Reason);
-        if (problem is not null)
+        var (body, invalid) = await StrictJsonBody.ReadAsync<RollbackBody>(http, MaxBodyBytes, "rollback request", cancellationToken);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+        if ((body!.Clustering is null || body.Cluster is null ? "A rollback needs 'clustering' and 'cluster'." : ReasonProblem(body.Reason)) is string problem)
         {
             return TypedResults.Problem(problem, statusCode: 400, title: "Invalid rollback request");
         }
@@ -90,29 +89,4 @@ public static class ModelsApi
         : reason.Length > RunsApi.MaxReasonLength ? $"'reason' has {reason.Length} characters; at most {RunsApi.MaxReasonLength}."
         : reason.Any(char.IsControl) ? "'reason' holds control characters."
         : null;
-
-    /// <summary>A small JSON body, strictly: at most <see cref="MaxBodyBytes"/>, no field the endpoint does not know.</summary>
-    private static async Task<(T? Body, string? Problem)> ReadAsync<T>(HttpRequest http, CancellationToken cancellationToken)
-        where T : class
-    {
-        var buffer = new byte[MaxBodyBytes + 1];
-        int length = 0;
-        for (int read; length < buffer.Length && (read = await http.Body.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0;)
-        {
-            length += read;
-        }
-        if (length > MaxBodyBytes)
-        {
-            return (null, $"The body is larger than {MaxBodyBytes} bytes.");
-        }
-        try
-        {
-            var body = JsonSerializer.Deserialize<T>(buffer.AsSpan(0, length), BodyJson);
-            return body is null ? (null, "The body is empty.") : (body, null);
-        }
-        catch (JsonException exception)
-        {
-            return (null, $"The body is not valid: {exception.Message}");
-        }
-    }
 }

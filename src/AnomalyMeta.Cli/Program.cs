@@ -21,6 +21,7 @@ root.Subcommands.Add(eval);
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ApiKeyCommands.Create());
 root.Subcommands.Add(ModelCommands.Create());
+root.Subcommands.Add(GenerateCommand.Create());
 foreach (var command in PipelineCommands.All())
 {
     root.Subcommands.Add(command);

@@ -8,6 +8,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using AnomalyMeta.Benchmarks;
+using AnomalyMeta.Scoring.Ingest;
 using AnomalyMeta.Storage;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
@@ -60,6 +61,11 @@ internal static class BenchIngestHttpCommand
         var requests = new List<(double Seconds, long Points, string Answer)>();
         double seconds;
         double serverPeak;
+        double serverCpu = 0;
+        double clientCpu = 0;
+        double postgresCpu = 0;
+        var serverCpuPerRequest = new List<double>();
+        double parseOnly = await ParseOnlyPointsPerCpuSecondAsync(seriesCount, format == "ndjson", cancellationToken);
         await using (var service = ServiceInstances.Start(1, target.ConnectionString, 1, logs, $"http://127.0.0.1:{port}"))
         {
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(30) };
@@ -74,6 +80,10 @@ internal static class BenchIngestHttpCommand
                     await Task.Delay(100, CancellationToken.None);
                 }
             }, CancellationToken.None);
+            int serverPid = service.ProcessId(service.Ids[0]);
+            double serverCpuBefore = CpuSeconds(serverPid);
+            var clientCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var backendsBefore = await BackendCpuSecondsAsync(target.ConnectionString, cancellationToken);
             var clock = Stopwatch.StartNew();
             try
             {
@@ -92,9 +102,14 @@ internal static class BenchIngestHttpCommand
                         throw new InvalidOperationException($"bench ingest-http: day {day + 1} answered {(int)response.StatusCode}: {answer}");
                     }
                     requests.Add(((clock.Elapsed - started).TotalSeconds, seriesCount * 24L, answer));
+                    serverCpuPerRequest.Add(CpuSeconds(serverPid) - serverCpuBefore - serverCpuPerRequest.Sum());
                     Console.Error.WriteLine($"bench ingest-http: request {day + 1} of {days}: {seriesCount * 24L:N0} points in {requests[^1].Seconds:F2} s");
                 }
                 seconds = clock.Elapsed.TotalSeconds;
+                serverCpu = CpuSeconds(serverPid) - serverCpuBefore;
+                clientCpu = (Process.GetCurrentProcess().TotalProcessorTime - clientCpuBefore).TotalSeconds;
+                // The pool keeps the service's connections open after the requests: their backends' CPU is the database's share.
+                postgresCpu = Math.Max(0, await BackendCpuSecondsAsync(target.ConnectionString, cancellationToken) - backendsBefore);
             }
             finally
             {
@@ -105,12 +120,14 @@ internal static class BenchIngestHttpCommand
             serverPeak = service.PeakMegabytes.Values.Single();
         }
 
+        var inProcess = await InProcessCpuPerPointAsync(target.ConnectionString, seriesCount, days, format == "ndjson", cancellationToken);
         await using var connection = new NpgsqlConnection(target.ConnectionString);
         await connection.OpenAsync(cancellationToken);
         var stored = await connection.QuerySingleAsync<(long Series, long DayRows, long Points)>(
             "select (select count(*) from series), count(*), coalesce(sum((select count(*) from unnest(points) p where p <> 'NaN'))::bigint, 0) from observation_day");
         long points = seriesCount * 24L * days;
-        bool complete = stored.Series == seriesCount && stored.DayRows == (long)seriesCount * days && stored.Points == points;
+        // The in-process baseline wrote 2 more days of every series after the requests' days.
+        bool complete = stored.Series == seriesCount && stored.DayRows == (long)seriesCount * (days + 2) && stored.Points == seriesCount * 24L * (days + 2);
         double clientPeak = ProcessMemory.PeakResidentMegabytes();
         double pointsPerSecond = points / seconds;
 
@@ -121,6 +138,10 @@ internal static class BenchIngestHttpCommand
         Console.WriteLine($"| per request | first {requests[0].Seconds:F2} s (registers the series), then median {Median(requests.Skip(1).Select(r => r.Seconds)):F2} s |");
         Console.WriteLine($"| stored | {stored.Series:N0} series, {stored.DayRows:N0} day rows, {stored.Points:N0} points: {(complete ? "complete" : "INCOMPLETE")} |");
         Console.WriteLine($"| peak RSS | client {clientPeak:N0} MB, server {serverPeak:N0} MB |");
+        Console.WriteLine($"| CPU seconds | client {clientCpu:F1}, server {serverCpu:F1}, PostgreSQL backends {postgresCpu:F1} (wall {seconds:F1}; {Environment.ProcessorCount} cores) |");
+        Console.WriteLine($"| server CPU per point | {1e6 * serverCpu / points:F2} µs; parsing alone ({format}, in this process) {1e6 / parseOnly:F2} µs, {parseOnly:N0} points per CPU second |");
+        Console.WriteLine($"| server CPU per request | {string.Join(", ", serverCpuPerRequest.Select(c => c.ToString("F2", CultureInfo.InvariantCulture)))} s |");
+        Console.WriteLine($"| same ingest in this process, no HTTP | {1e6 * inProcess.Client:F2} µs CPU per point here, {1e6 * inProcess.Postgres:F2} µs in PostgreSQL ({inProcess.Wall:F2} s wall per request) |");
         Console.WriteLine($"| service log | {logs} |");
         if (json is not null)
         {
@@ -136,11 +157,101 @@ internal static class BenchIngestHttpCommand
                 ["client_peak_rss_mb"] = clientPeak,
                 ["server_peak_rss_mb"] = serverPeak,
                 ["complete"] = complete,
+                ["client_cpu_seconds"] = clientCpu,
+                ["server_cpu_seconds"] = serverCpu,
+                ["postgres_cpu_seconds"] = postgresCpu,
+                ["parse_points_per_cpu_second"] = parseOnly,
+                ["server_cpu_seconds_per_request"] = serverCpuPerRequest.ToArray(),
+                ["in_process_cpu_us_per_point"] = 1e6 * inProcess.Client,
+                ["in_process_postgres_cpu_us_per_point"] = 1e6 * inProcess.Postgres,
             };
             await File.WriteAllTextAsync(json.FullName, JsonSerializer.Serialize(figures, IndentedJson), cancellationToken);
         }
         await ThrowawayDatabase.DropAsync(target, CancellationToken.None);
         return complete ? 0 : 1;
+    }
+
+    /// <summary>
+    /// How fast the service's reader parses and checks one request's body, with no HTTP and no database: the share of
+    /// the server's time that is parsing. The body is generated into memory first (only here).
+    /// </summary>
+    private static async Task<double> ParseOnlyPointsPerCpuSecondAsync(int seriesCount, bool jsonLines, CancellationToken cancellationToken)
+    {
+        using var body = new MemoryStream();
+        await new GeneratedObservations(seriesCount, FirstDay, jsonLines).CopyToAsync(body, cancellationToken);
+        double best = 0;
+        // Best of three: the first pass also pays for JIT.
+        for (int pass = 0; pass < 3; pass++)
+        {
+            body.Position = 0;
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            long readings = 0;
+            var stream = jsonLines
+                ? ObservationJsonLines.StreamAsync(body, "bench", cancellationToken)
+                : ObservationCsv.StreamAsync(body, "bench", cancellationToken);
+            await foreach (var _ in stream)
+            {
+                readings++;
+            }
+            best = Math.Max(best, readings / Math.Max(1e-3, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds));
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// The same ingest (<see cref="CsvIngest"/> on the reader the endpoint uses) run in this process on two more days,
+    /// with no HTTP: CPU seconds per point here and in PostgreSQL, and wall seconds per request. What the service
+    /// spends beyond this is HTTP.
+    /// </summary>
+    private static async Task<(double Client, double Postgres, double Wall)> InProcessCpuPerPointAsync(string connectionString, int seriesCount, int days,
+        bool jsonLines, CancellationToken cancellationToken)
+    {
+        using var host = CliHost.Build(connectionString);
+        var ingest = host.Services.GetRequiredService<CsvIngest>();
+        double client = 0;
+        double postgres = 0;
+        double wall = 0;
+        for (int day = days; day < days + 2; day++)
+        {
+            using var body = new MemoryStream();
+            await new GeneratedObservations(seriesCount, FirstDay.AddDays(day), jsonLines).CopyToAsync(body, cancellationToken);
+            body.Position = 0;
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            double backends = await BackendCpuSecondsAsync(connectionString, cancellationToken);
+            var clock = Stopwatch.StartNew();
+            var readings = jsonLines ? ObservationJsonLines.StreamAsync(body, "bench", cancellationToken) : ObservationCsv.StreamAsync(body, "bench", cancellationToken);
+            await ingest.IngestAsync(readings, "bench", new CsvIngestOptions(), cancellationToken);
+            wall = clock.Elapsed.TotalSeconds;
+            // The first day pays for JIT: the second is the figure.
+            client = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / (seriesCount * 24.0);
+            postgres = (await BackendCpuSecondsAsync(connectionString, cancellationToken) - backends) / (seriesCount * 24.0);
+        }
+        return (client, postgres, wall);
+    }
+
+    /// <summary>User + system CPU seconds of a process, from /proc/PID/stat (clock ticks of 1/100 s).</summary>
+    private static double CpuSeconds(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is the 12th, stime the 13th.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>CPU seconds of the database's backends now connected (PostgreSQL on this machine; 0 elsewhere).</summary>
+    private static async Task<double> BackendCpuSecondsAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        var pids = await connection.QueryAsync<int>("select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()");
+        return pids.Sum(CpuSeconds);
     }
 
     private static double Median(IEnumerable<double> values)

@@ -95,6 +95,9 @@ internal sealed class ServiceInstances : IAsyncDisposable
         }
     }
 
+    /// <summary>The operating system's id of an instance's process (to read its CPU time from /proc).</summary>
+    public int ProcessId(string id) => _instances.Single(i => i.Id == id).Process.Id;
+
     /// <summary>SIGKILL: no shutdown, no unlock, no check-in; the cluster must find out on its own.</summary>
     public void Kill(string id)
     {

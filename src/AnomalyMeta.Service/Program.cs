@@ -53,6 +53,10 @@ builder.Services.AddRateLimiter(limiter =>
     limiter.AddPolicy(FeedbackApi.FeedbackPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
         context.User.Identity?.Name ?? context.Connection.RemoteIpAddress?.ToString() ?? "anonymous",
         _ => new FixedWindowRateLimiterOptions { PermitLimit = 120, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+    // Ingest is bulk traffic: no rate per minute (a feed sends as fast as it can), but two requests at a time over all
+    // keys (each holds a connection, a transaction and up to a chunk of readings in memory); 8 more wait, then 429.
+    limiter.AddPolicy(ObservationsApi.IngestPolicy, _ => RateLimitPartition.GetConcurrencyLimiter("ingest",
+        _ => new ConcurrencyLimiterOptions { PermitLimit = 2, QueueLimit = 8, QueueProcessingOrder = QueueProcessingOrder.OldestFirst }));
 });
 
 // A span per run and per batch, counters per run, with the HTTP server's and Npgsql's own: scraped at /metrics,
@@ -76,6 +80,7 @@ app.MapRunsApi();
 app.MapModelsApi();
 app.MapFeedbackApi();
 app.MapSeriesApi();
+app.MapObservationsApi();
 // Liveness: the process answers. Readiness: PostgreSQL answers and the live clustering has its models.
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
 app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(AnomalyMetaServices.ReadyTag) });

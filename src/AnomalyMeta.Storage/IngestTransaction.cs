@@ -14,7 +14,7 @@ namespace AnomalyMeta.Storage;
 /// anyone else until <see cref="CommitAsync"/>; disposing without it rolls everything back, so a bad line or a rejected
 /// write anywhere in the file leaves nothing, and memory stays bounded by a group, not by the file.
 /// </summary>
-public sealed class IngestTransaction : IAsyncDisposable
+public sealed partial class IngestTransaction : IAsyncDisposable
 {
     private readonly NpgsqlConnection _connection;
     private readonly NpgsqlTransaction _transaction;
@@ -47,7 +47,7 @@ public sealed class IngestTransaction : IAsyncDisposable
     /// Stages readings (checked by the caller, which may throw from inside the sequence: the COPY is cancelled and the
     /// transaction rolls back) and returns how many there were. Called once per ingest.
     /// </summary>
-    public async Task<int> StageAsync(IEnumerable<(string Key, ObservationReading Reading)> readings, CancellationToken cancellationToken)
+    public async Task<int> StageAsync(IAsyncEnumerable<(string Key, ObservationReading Reading)> readings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(readings);
         if (_staged)
@@ -64,7 +64,7 @@ public sealed class IngestTransaction : IAsyncDisposable
             "copy reading_stage (series, ticks, value, line) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
         {
-            foreach (var (key, reading) in readings)
+            await foreach (var (key, reading) in readings.WithCancellation(cancellationToken).ConfigureAwait(false))
             {
                 if (!numbers.TryGetValue(key, out int number))
                 {

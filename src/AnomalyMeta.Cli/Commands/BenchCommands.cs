@@ -13,6 +13,7 @@ internal static class BenchCommands
         yield return PeriodBenchCommand.Create();
         yield return ClustersBenchCommand.Create();
         yield return BenchScaleCommand.Create();
+        yield return BenchIngestHttpCommand.Create();
         yield break;
     }
 }

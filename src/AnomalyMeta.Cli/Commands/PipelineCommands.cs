@@ -17,6 +17,7 @@ internal static class PipelineCommands
     {
         yield return Migrate();
         yield return Ingest();
+        yield return IngestStagingCommand.Create();
         yield return Cluster();
         yield return Train();
         yield return Score();

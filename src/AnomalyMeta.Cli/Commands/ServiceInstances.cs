@@ -24,8 +24,11 @@ internal sealed class ServiceInstances : IAsyncDisposable
     /// <summary>Each instance's largest resident set seen so far, in MiB (VmHWM).</summary>
     public IReadOnlyDictionary<string, double> PeakMegabytes => _peakMegabytes;
 
-    /// <summary>Starts <paramref name="count"/> instances against <paramref name="connectionString"/>; their morning cron never fires.</summary>
-    public static ServiceInstances Start(int count, string connectionString, int shards, string logDirectory)
+    /// <summary>
+    /// Starts <paramref name="count"/> instances against <paramref name="connectionString"/>; their morning cron never fires.
+    /// <paramref name="url"/> is where the one instance listens when the caller talks to it (default: any free port).
+    /// </summary>
+    public static ServiceInstances Start(int count, string connectionString, int shards, string logDirectory, string? url = null)
     {
         string service = Path.Combine(AppContext.BaseDirectory, "AnomalyMeta.Service.dll");
         if (!File.Exists(service))
@@ -48,7 +51,7 @@ internal sealed class ServiceInstances : IAsyncDisposable
             // 1 January at 06:00: the bench triggers its own run.
             start.Environment["Scheduling__Cron"] = "0 0 6 1 1 ?";
             start.Environment["Scoring__Shards"] = shards.ToString(CultureInfo.InvariantCulture);
-            start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+            start.Environment["ASPNETCORE_URLS"] = url ?? "http://127.0.0.1:0";
             var process = Process.Start(start) ?? throw new InvalidOperationException($"bench scale: could not start {service}.");
             var writer = new StreamWriter(log) { AutoFlush = true };
             process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (writer) { writer.WriteLine(e.Data); } } };
@@ -91,6 +94,9 @@ internal sealed class ServiceInstances : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>The operating system's id of an instance's process (to read its CPU time from /proc).</summary>
+    public int ProcessId(string id) => _instances.Single(i => i.Id == id).Process.Id;
 
     /// <summary>SIGKILL: no shutdown, no unlock, no check-in; the cluster must find out on its own.</summary>
     public void Kill(string id)

@@ -92,7 +92,110 @@ public sealed class CsvIngest(SeriesRepository series)
     public Task<IngestReport> IngestAsync(string path, int stepSeconds, CancellationToken cancellationToken) =>
         IngestAsync(path, new CsvIngestOptions { StepSeconds = stepSeconds }, cancellationToken);
 
-    public async Task<IngestReport> IngestAsync(string path, CsvIngestOptions options, CancellationToken cancellationToken)
+    public Task<IngestReport> IngestAsync(string path, CsvIngestOptions options, CancellationToken cancellationToken)
+    {
+        Check(options);
+        // Stream(path) checks the file exists before anything is opened on the database.
+        var lines = ObservationCsv.Stream(path);
+        return IngestAsync(lines.ToAsyncEnumerable(), Path.GetFileName(path), options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Ingests checked readings from any source (a CSV file, a request body, JSON lines, the staging table) the way a
+    /// file is ingested: one transaction, merged into the stored days, memory bounded by a chunk. The first bad
+    /// reading's exception (thrown by the sequence) rolls everything back. <paramref name="name"/> is what messages
+    /// and the series' <c>source</c> tag call the source.
+    /// </summary>
+    public Task<IngestReport> IngestAsync(IAsyncEnumerable<(string Key, ObservationReading Reading)> readings, string name,
+        CsvIngestOptions options, CancellationToken cancellationToken) =>
+        IngestAsync(readings, name, options, afterBegin: null, beforeCommit: null, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="IngestAsync(IAsyncEnumerable{ValueTuple{string, ObservationReading}}, string, CsvIngestOptions, CancellationToken)"/>,
+    /// with <paramref name="afterBegin"/> run on the ingest's transaction before the first reading is asked for, and
+    /// <paramref name="beforeCommit"/> once everything is written, before it commits (the staging table is locked in
+    /// the first and its rows deleted in the second, so they are merged exactly once).
+    /// </summary>
+    internal async Task<IngestReport> IngestAsync(IAsyncEnumerable<(string Key, ObservationReading Reading)> readings, string name,
+        CsvIngestOptions options, Func<IngestTransaction, Task>? afterBegin, Func<IngestTransaction, Task>? beforeCommit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(readings);
+        Check(options);
+        // Read first: a bad tag file is refused before a large observation source is read at all.
+        var tagFile = options.TagsPath is null ? null : TagCsv.Read(options.TagsPath);
+        await using var ingest = await series.BeginIngestAsync(cancellationToken).ConfigureAwait(false);
+        if (afterBegin is not null)
+        {
+            await afterBegin(ingest).ConfigureAwait(false);
+        }
+        var written = new Written(name, options, ingest);
+        var first = new Dictionary<string, List<ObservationReading>>(StringComparer.Ordinal);
+        int rows = 0;
+        var enumerator = readings.GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            bool more = true;
+            while (rows < options.ChunkReadings && (more = await enumerator.MoveNextAsync().ConfigureAwait(false)))
+            {
+                var (key, reading) = enumerator.Current;
+                if (!first.TryGetValue(key, out var list))
+                {
+                    first[key] = list = [];
+                }
+                list.Add(reading);
+                rows++;
+            }
+
+            if (!more || !await enumerator.MoveNextAsync().ConfigureAwait(false))
+            {
+                var file = ObservationCsv.Grouped(name, rows, first);
+                await written.WriteAsync(file.Series, () => Task.FromResult(StepInference.Infer(file.Series.Values)), cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                rows = await ingest.StageAsync(FirstThenRest(first, enumerator), cancellationToken).ConfigureAwait(false);
+                first.Clear();
+                int? fileStep = null;
+                bool fileStepKnown = false;
+                async Task<int?> FileStepAsync()
+                {
+                    if (!fileStepKnown)
+                    {
+                        fileStep = StepInference.Infer(await ingest.StagedSpacingsAsync(cancellationToken).ConfigureAwait(false));
+                        fileStepKnown = true;
+                    }
+                    return fileStep;
+                }
+                var group = new Dictionary<string, ObservationReading[]>(StringComparer.Ordinal);
+                long inGroup = 0;
+                await foreach (var (key, seriesReadings) in ingest.ReadStagedAsync(FetchSize, cancellationToken).ConfigureAwait(false))
+                {
+                    group[key] = seriesReadings;
+                    inGroup += seriesReadings.Length;
+                    if (inGroup >= options.ChunkReadings)
+                    {
+                        await written.WriteAsync(group, FileStepAsync, cancellationToken).ConfigureAwait(false);
+                        group = new Dictionary<string, ObservationReading[]>(StringComparer.Ordinal);
+                        inGroup = 0;
+                    }
+                }
+                await written.WriteAsync(group, FileStepAsync, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await enumerator.DisposeAsync().ConfigureAwait(false);
+        }
+        var tagged = tagFile is null ? null : await ingest.MergeTagsAsync(tagFile.Tags, tagFile.Name, cancellationToken).ConfigureAwait(false);
+        if (beforeCommit is not null)
+        {
+            await beforeCommit(ingest).ConfigureAwait(false);
+        }
+        await ingest.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new IngestReport(rows, written.Steps.Count, written.DayRows, written.Steps, written.AggregatedPoints, Tags: tagged);
+    }
+
+    private static void Check(CsvIngestOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.StepSeconds is { } given && (given <= 0 || 86400 % given != 0))
@@ -100,68 +203,11 @@ public sealed class CsvIngest(SeriesRepository series)
             throw new ArgumentException($"A step of {given} s does not divide a day (86400 s).", nameof(options));
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ChunkReadings, 1, nameof(options));
-        // Read first: a bad tag file is refused before a large observation file is read at all.
-        var tagFile = options.TagsPath is null ? null : TagCsv.Read(options.TagsPath);
-        var lines = ObservationCsv.Stream(path);
-        await using var ingest = await series.BeginIngestAsync(cancellationToken).ConfigureAwait(false);
-        var written = new Written(Path.GetFileName(path), options, ingest);
-        using var readings = lines.GetEnumerator();
-        var first = new Dictionary<string, List<ObservationReading>>(StringComparer.Ordinal);
-        int rows = 0;
-        while (rows < options.ChunkReadings && readings.MoveNext())
-        {
-            var (key, reading) = readings.Current;
-            if (!first.TryGetValue(key, out var list))
-            {
-                first[key] = list = [];
-            }
-            list.Add(reading);
-            rows++;
-        }
-
-        if (rows < options.ChunkReadings || !readings.MoveNext())
-        {
-            var file = ObservationCsv.Grouped(path, rows, first);
-            await written.WriteAsync(file.Series, () => Task.FromResult(StepInference.Infer(file.Series.Values)), cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            rows = await ingest.StageAsync(FirstThenRest(first, readings), cancellationToken).ConfigureAwait(false);
-            first.Clear();
-            int? fileStep = null;
-            bool fileStepKnown = false;
-            async Task<int?> FileStepAsync()
-            {
-                if (!fileStepKnown)
-                {
-                    fileStep = StepInference.Infer(await ingest.StagedSpacingsAsync(cancellationToken).ConfigureAwait(false));
-                    fileStepKnown = true;
-                }
-                return fileStep;
-            }
-            var group = new Dictionary<string, ObservationReading[]>(StringComparer.Ordinal);
-            long inGroup = 0;
-            await foreach (var (key, seriesReadings) in ingest.ReadStagedAsync(FetchSize, cancellationToken).ConfigureAwait(false))
-            {
-                group[key] = seriesReadings;
-                inGroup += seriesReadings.Length;
-                if (inGroup >= options.ChunkReadings)
-                {
-                    await written.WriteAsync(group, FileStepAsync, cancellationToken).ConfigureAwait(false);
-                    group = new Dictionary<string, ObservationReading[]>(StringComparer.Ordinal);
-                    inGroup = 0;
-                }
-            }
-            await written.WriteAsync(group, FileStepAsync, cancellationToken).ConfigureAwait(false);
-        }
-        var tagged = tagFile is null ? null : await ingest.MergeTagsAsync(tagFile.Tags, tagFile.Name, cancellationToken).ConfigureAwait(false);
-        await ingest.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new IngestReport(rows, written.Steps.Count, written.DayRows, written.Steps, written.AggregatedPoints, Tags: tagged);
     }
 
-    /// <summary>The readings of the first chunk (already read and checked), then the rest of the file.</summary>
-    private static IEnumerable<(string Key, ObservationReading Reading)> FirstThenRest(
-        Dictionary<string, List<ObservationReading>> first, IEnumerator<(string Key, ObservationReading Reading)> rest)
+    /// <summary>The readings of the first chunk (already read and checked), then the rest of the source.</summary>
+    private static async IAsyncEnumerable<(string Key, ObservationReading Reading)> FirstThenRest(
+        Dictionary<string, List<ObservationReading>> first, IAsyncEnumerator<(string Key, ObservationReading Reading)> rest)
     {
         foreach (var (key, readings) in first)
         {
@@ -175,7 +221,7 @@ public sealed class CsvIngest(SeriesRepository series)
         {
             yield return rest.Current;
         }
-        while (rest.MoveNext());
+        while (await rest.MoveNextAsync().ConfigureAwait(false));
     }
 
     /// <summary>What an ingest has written so far, and how it writes a group of whole series.</summary>
@@ -221,9 +267,9 @@ public sealed class CsvIngest(SeriesRepository series)
             var conflicts = readings.Keys.Where(k => registered.TryGetValue(k, out int stored) && stored != step).Order(StringComparer.Ordinal).ToList();
             if (conflicts.Count > 0)
             {
-                throw new InvalidOperationException($"{name}: the step given ({step} s) differs from the registered step of "
+                throw ObservationErrors.Refused(new InvalidOperationException($"{name}: the step given ({step} s) differs from the registered step of "
                     + Named(conflicts, k => $"series '{k}' ({registered[k]} s)")
-                    + "; a registered series keeps its step (its stored days have 86400/step points): leave the step out to aggregate onto it.");
+                    + "; a registered series keeps its step (its stored days have 86400/step points): leave the step out to aggregate onto it."));
             }
             steps.AddRange(readings.Keys.Select(k => new SeriesStep(k, step, StepSource.Given, null)));
             return steps;

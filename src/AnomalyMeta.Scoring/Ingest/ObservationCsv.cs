@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using AnomalyMeta.Core.Series;
 using CsvHelper;
 
@@ -118,6 +119,47 @@ public static class ObservationCsv
         return StreamLines(path);
     }
 
+    /// <summary>
+    /// The checked readings of a CSV read from <paramref name="stream"/> (a request body), one line at a time: the
+    /// same header, checks and messages as <see cref="Stream(string)"/>, with <paramref name="name"/> where a file's
+    /// name would be. Memory is what the CSV reader buffers, whatever the stream's length; the stream stays open.
+    /// </summary>
+    public static async IAsyncEnumerable<(string Key, ObservationReading Reading)> StreamAsync(Stream stream, string name,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var csv = CsvReader.Create(stream, StrictOptions, leaveOpen: true);
+        await using (csv.ConfigureAwait(false))
+        {
+            try
+            {
+                await csv.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (CsvFormatException exception)
+            {
+                throw Malformed(name, exception);
+            }
+            var index = HeaderIndex(csv, name);
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await csv.ReadAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (CsvFormatException exception)
+                {
+                    throw Malformed(name, exception);
+                }
+                if (!more)
+                {
+                    yield break;
+                }
+                yield return Row(csv, name, index);
+            }
+        }
+    }
+
     private static IEnumerable<(string Key, ObservationReading Reading)> StreamLines(string path)
     {
         string name = System.IO.Path.GetFileName(path);
@@ -127,6 +169,16 @@ public static class ObservationCsv
             csv.ReadHeader();
             return true;
         });
+        var index = HeaderIndex(csv, name);
+        while (Guarded(name, csv.Read))
+        {
+            yield return Row(csv, name, index);
+        }
+    }
+
+    /// <summary>Where each of <see cref="Columns"/> is in the header just read; a missing one is named.</summary>
+    private static int[] HeaderIndex(CsvReader csv, string name)
+    {
         var headers = csv.Headers;
         if (headers.Count == 0)
         {
@@ -137,34 +189,43 @@ public static class ObservationCsv
         {
             if (!csv.TryGetFieldIndex(Columns[c], out index[c]))
             {
-                throw new InvalidDataException($"{name} line 1: no '{Columns[c]}' column; expected the header '{string.Join(',', Columns)}', found '{string.Join(',', headers)}'.");
+                throw ObservationErrors.AtLine(name, 1, null, $"no '{Columns[c]}' column; expected the header '{string.Join(',', Columns)}', found '{string.Join(',', headers)}'.");
             }
         }
+        return index;
+    }
 
-        while (Guarded(name, csv.Read))
+    /// <summary>The current line checked: field count, series key, timestamp, value.</summary>
+    private static (string Key, ObservationReading Reading) Row(CsvReader csv, string name, int[] index)
+    {
+        int line = checked((int)csv.LineNumber);
+        int headerCount = csv.Headers.Count;
+        if (csv.FieldCount != headerCount)
         {
-            int line = checked((int)csv.LineNumber);
-            if (csv.FieldCount != headers.Count)
-            {
-                // A short row used to read as a missing value and a long one lost its tail: both hide a broken export.
-                throw new InvalidDataException($"{name} line {line}: {csv.FieldCount} fields, the header has {headers.Count} "
-                    + "(a missing value is an empty last field, e.g. 'key,2026-01-01T00:00:00Z,').");
-            }
-            string key = csv.GetStringOrNull(index[0]) ?? "";
-            if (key.Length == 0)
-            {
-                throw new InvalidDataException($"{name} line {line}, field 'series_key': empty.");
-            }
-            if (key.Trim().Length != key.Length || key.Any(char.IsControl) || key.Length > MaxKeyLength)
-            {
-                // Trimming or stripping would file the readings under another series than the sender meant.
-                throw new InvalidDataException($"{name} line {line}, field 'series_key': '{Printable(key)}' has surrounding spaces, control "
-                    + $"characters or more than {MaxKeyLength} characters; keys are stored exactly as written, so fix the export.");
-            }
-            var utc = Timestamp(name, line, Field(csv, index[1]));
-            float value = Value(name, line, Field(csv, index[2]));
-            yield return (key, new ObservationReading(utc.Ticks, value, line));
+            // A short row used to read as a missing value and a long one lost its tail: both hide a broken export.
+            throw ObservationErrors.AtLine(name, line, null, $"{csv.FieldCount} fields, the header has {headerCount} "
+                + "(a missing value is an empty last field, e.g. 'key,2026-01-01T00:00:00Z,').");
         }
+        string key = Key(name, line, csv.GetStringOrNull(index[0]) ?? "");
+        var utc = Timestamp(name, line, Field(csv, index[1]));
+        float value = Value(name, line, Field(csv, index[2]));
+        return (key, new ObservationReading(utc.Ticks, value, line));
+    }
+
+    /// <summary>A series key as sent, checked: not empty, no surrounding spaces or control characters, not too long.</summary>
+    internal static string Key(string name, int line, string key)
+    {
+        if (key.Length == 0)
+        {
+            throw ObservationErrors.AtLine(name, line, "series_key", "empty.");
+        }
+        if (key.Trim().Length != key.Length || key.Any(char.IsControl) || key.Length > MaxKeyLength)
+        {
+            // Trimming or stripping would file the readings under another series than the sender meant.
+            throw ObservationErrors.AtLine(name, line, "series_key", $"'{Printable(key)}' has surrounding spaces, control "
+                + $"characters or more than {MaxKeyLength} characters; keys are stored exactly as written, so fix the export.");
+        }
+        return key;
     }
 
     /// <summary>
@@ -283,17 +344,22 @@ public static class ObservationCsv
         };
     }
 
-    private static DateTime Timestamp(string name, int line, string text)
+    internal static DateTime Timestamp(string name, int line, string text)
     {
         if (!DateTimeOffset.TryParseExact(text, TimestampFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var timestamp))
         {
-            throw new InvalidDataException($"{name} line {line}, field 'timestamp': '{text}' is not a date and time "
+            throw ObservationErrors.AtLine(name, line, "timestamp", $"'{text}' is not a date and time "
                 + "(expected ISO 8601, e.g. 2026-11-22T05:00:00Z or 2026-11-22T06:00:00+01:00, or yyyy-MM-dd HH:mm:ss in UTC).");
         }
-        var utc = timestamp.UtcDateTime;
+        return InRange(name, line, timestamp.UtcDateTime, text);
+    }
+
+    /// <summary>A UTC time checked against the accepted range; <paramref name="text"/> is how the sender wrote it.</summary>
+    internal static DateTime InRange(string name, int line, DateTime utc, string text)
+    {
         if (utc < FirstAccepted || utc >= FirstRefused)
         {
-            throw new InvalidDataException($"{name} line {line}, field 'timestamp': '{text}' is outside the accepted range "
+            throw ObservationErrors.AtLine(name, line, "timestamp", $"'{text}' is outside the accepted range "
                 + "1900-01-01 to 2200-01-01 (a date this far out is a typo or a placeholder, not an observation).");
         }
         return utc;
@@ -308,11 +374,21 @@ public static class ObservationCsv
         // Parsed as double first: float parsing turns 1e39 into infinity and would hide why it is refused.
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
         {
-            throw new InvalidDataException($"{name} line {line}, field 'value': '{text}' is not a finite number (leave it empty for a missing point).");
+            throw ObservationErrors.AtLine(name, line, "value", $"'{text}' is not a finite number (leave it empty for a missing point).");
+        }
+        return Checked(name, line, value, text);
+    }
+
+    /// <summary>A parsed value checked against <see cref="MaxMagnitude"/>; <paramref name="text"/> is how the sender wrote it.</summary>
+    internal static float Checked(string name, int line, double value, string text)
+    {
+        if (!double.IsFinite(value))
+        {
+            throw ObservationErrors.AtLine(name, line, "value", $"'{text}' is not a finite number (leave it empty for a missing point).");
         }
         if (Math.Abs(value) > MaxMagnitude)
         {
-            throw new InvalidDataException($"{name} line {line}, field 'value': '{text}' is above {MaxMagnitude:G} in magnitude "
+            throw ObservationErrors.AtLine(name, line, "value", $"'{text}' is above {MaxMagnitude:G} in magnitude "
                 + "(scoring works in 32-bit floats, largest 3.4e38, and squares values, which would overflow to infinity).");
         }
         return (float)value;
@@ -378,9 +454,12 @@ public static class ObservationCsv
         }
         catch (CsvFormatException exception)
         {
-            throw new InvalidDataException($"{name} line {exception.LineNumber}: malformed CSV ({exception.Message})", exception);
+            throw Malformed(name, exception);
         }
     }
+
+    private static InvalidDataException Malformed(string name, CsvFormatException exception) =>
+        ObservationErrors.AtLine(name, checked((int)exception.LineNumber), null, $"malformed CSV ({exception.Message})", exception);
 
     /// <summary>Longest series key accepted (the dashboard and the logs show keys whole).</summary>
     public const int MaxKeyLength = 200;

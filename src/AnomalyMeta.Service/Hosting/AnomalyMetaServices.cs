@@ -61,6 +61,8 @@ public static class AnomalyMetaServices
         services.AddSingleton<TagImport>();
         services.AddSingleton<FeedbackStore>();
         services.AddSingleton<MuteStore>();
+        services.AddSingleton<ObservationStaging>();
+        services.AddSingleton<StagingIngest>();
 
         var scheduling = configuration.GetSection(MorningScheduleOptions.Section).Get<MorningScheduleOptions>() ?? new MorningScheduleOptions();
         scheduling.Validate();

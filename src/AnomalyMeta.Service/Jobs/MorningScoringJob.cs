@@ -1,5 +1,6 @@
 using System.Globalization;
 using AnomalyMeta.Scoring;
+using AnomalyMeta.Scoring.Ingest;
 using AnomalyMeta.Scoring.Runs;
 using AnomalyMeta.Storage.Records;
 using Quartz;
@@ -16,7 +17,7 @@ namespace AnomalyMeta.Service.Jobs;
 /// clustered job store, taken by whichever instance is free, and the instance that ends the last shard ends the run.
 /// </summary>
 [DisallowConcurrentExecution]
-public sealed class MorningScoringJob(MorningScoring scoring, MorningScheduleOptions schedule, ScoringOptions options) : IJob
+public sealed class MorningScoringJob(MorningScoring scoring, MorningScheduleOptions schedule, ScoringOptions options, StagingIngest staging) : IJob
 {
     public static readonly JobKey Key = new("morning-scoring", "anomalymeta");
 
@@ -38,6 +39,12 @@ public sealed class MorningScoringJob(MorningScoring scoring, MorningScheduleOpt
             Read(TriggeredByKey) ?? $"quartz:{context.Trigger.Key.Name}",
             Read(ReasonKey),
             Read(RunIdKey) is string runId ? long.Parse(runId, CultureInfo.InvariantCulture) : null);
+        if (request.Kind == RunKind.Nightly)
+        {
+            // What the ETL staged overnight goes in before the night is scored. A refused row is logged and left staged;
+            // the morning scores what is stored, and the late series are scored when the day is scored again.
+            await staging.MergeBeforeScoringAsync(cancellationToken);
+        }
         if (options.Shards > 1)
         {
             var run = await scoring.StartShardedAsync(request, options.Shards, cancellationToken);

@@ -62,6 +62,6 @@ public static class AlertServices
                 // Passes missed while the service was down are one pass as soon as it is back, not a burst.
                 .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NowWithExistingCount)));
         quartz.AddJobListener<AlertsAfterRuns>(
-            [GroupMatcher<JobKey>.GroupEquals(MorningScoringJob.Key.Group), GroupMatcher<JobKey>.GroupEquals(ScoringShardJob.Group)]);
+            [Matchers.Key(MorningScoringJob.Key), GroupMatcher<JobKey>.GroupEquals(ScoringShardJob.Group)]);
     }
 }

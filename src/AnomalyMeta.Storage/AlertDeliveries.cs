@@ -64,7 +64,7 @@ public sealed class AlertDeliveries(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// The run's flags a route is owed: score at least <paramref name="minScore"/>, the series' tags containing
+    /// The run's flags a route is owed: not muted, score at least <paramref name="minScore"/>, the series' tags containing
     /// <paramref name="tagsJson"/> (a JSON object; null for every series), and not of a series whose flags an earlier
     /// delivery of this run to this route already carried (a reopened run owes only its late series).
     /// </summary>
@@ -72,19 +72,19 @@ public sealed class AlertDeliveries(NpgsqlDataSource dataSource)
         CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        // Muted flags are not filtered yet: there is no mute table in this schema. When one lands (feedback), exclude
-        // them here with a "not exists" on it, so every route and every pass skips them alike.
+        // alertable_anomaly leaves out muted flags (db/0012): a mute made after the run but before its delivery, which
+        // marks the flags already written, keeps them out of the post too.
         var rows = await connection.QueryAsync<AlertFlag>(new CommandDefinition(
             """
-            select a.series_id as SeriesId, s.series_key as SeriesKey, a.ts as Ts, a.value as Value, a.forecast as Forecast,
-                   a.lower_band as LowerBand, a.upper_band as UpperBand, a.score as Score, s.tags::text as TagsJson
-            from anomaly a join series s using (series_id)
+            select a.series_id as SeriesId, a.series_key as SeriesKey, a.ts as Ts, a.value as Value, a.forecast as Forecast,
+                   a.lower_band as LowerBand, a.upper_band as UpperBand, a.score as Score, a.tags::text as TagsJson
+            from alertable_anomaly a
             where a.run_id = @runId
               and a.score >= @minScore
-              and (cast(@tagsJson as jsonb) is null or s.tags @> cast(@tagsJson as jsonb))
+              and (cast(@tagsJson as jsonb) is null or a.tags @> cast(@tagsJson as jsonb))
               and not exists (select 1 from alert_delivery d
                               where d.run_id = @runId and d.route = @route and d.outcome = 'delivered' and a.series_id = any(d.series_ids))
-            order by s.series_key, a.ts
+            order by a.series_key, a.ts
             """,
             new { runId, route, tagsJson, minScore }, cancellationToken: cancellationToken));
         return rows.AsList();

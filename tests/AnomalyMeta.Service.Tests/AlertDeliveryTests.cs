@@ -48,7 +48,7 @@ public sealed class AlertDeliveryTests(ScoredFleetFixture fleet) : IAsyncLifetim
         var stored = (await connection.QueryAsync<(string SeriesKey, DateTime Ts, float Value, float Forecast, float Lower, float Upper, float Score)>(
             """
             select s.series_key, a.ts, a.value, a.forecast, a.lower_band, a.upper_band, a.score
-            from anomaly a join series s using (series_id) where a.run_id = @runId order by s.series_key, a.ts
+            from anomaly a join series s using (series_id) where a.run_id = @runId and not a.muted order by s.series_key, a.ts
             """, new { runId })).ToList();
         Assert.NotEmpty(stored);
 
@@ -84,6 +84,38 @@ public sealed class AlertDeliveryTests(ScoredFleetFixture fleet) : IAsyncLifetim
         Assert.True(first.Delivered >= 2, $"{first}");
         Assert.Equal(new AlertPass(0, 0, 0), again);
         Assert.Equal(3, OfRun(_receiver.Received("all"), runId).Count);
+    }
+
+    [Fact]
+    public async Task Muted_flags_are_left_out_of_the_posts()
+    {
+        long runId = fleet.Run.RunId;
+        await using var connection = await fleet.DataSource.OpenConnectionAsync();
+        // Not the most flagged series: the first test tags that one, and each test must hold whatever order they run in.
+        string muted = await connection.ExecuteScalarAsync<string>(
+            """
+            select s.series_key from anomaly a join series s using (series_id) where a.run_id = @runId
+            group by s.series_key order by count(*) desc, s.series_key offset 1 limit 1
+            """, new { runId }) ?? throw new InvalidOperationException("the run flagged fewer than two series");
+        var mutes = new MuteStore(fleet.DataSource);
+        var mute = await mutes.MuteAsync(muted, null, null, "alert test: known maintenance", "test", CancellationToken.None);
+        try
+        {
+            using var host = BuildHost(Route(0, "quiet", _receiver.Url("quiet")));
+            await host.Services.GetRequiredService<AlertDispatcher>().DeliverOwedAsync(CancellationToken.None);
+
+            var posted = Anomalies(Assert.Single(OfRun(_receiver.Received("quiet"), runId)).Body);
+            int all = await connection.ExecuteScalarAsync<int>("select count(*) from anomaly where run_id = @runId", new { runId });
+            int ofMuted = await connection.ExecuteScalarAsync<int>(
+                "select count(*) from anomaly a join series s using (series_id) where a.run_id = @runId and s.series_key = @muted", new { runId, muted });
+            Assert.True(ofMuted > 0);
+            Assert.DoesNotContain(posted, a => a.Item1 == muted);
+            Assert.Equal(all - ofMuted, posted.Count);
+        }
+        finally
+        {
+            await mutes.LiftAsync(mute.MuteId, CancellationToken.None);
+        }
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 using Quartz;
+using Serilog.Core;
 using Serilog.Events;
 
 namespace AnomalyMeta.Cli.Commands;
@@ -11,6 +12,9 @@ namespace AnomalyMeta.Cli.Commands;
 /// <summary>The generic host the commands run in: the service's wiring, console logging, settings from the usual places.</summary>
 internal static class CliHost
 {
+    /// <summary>The console log's minimum level, raised while a progress bar is drawn (<see cref="Terminal.WorkDisplay"/>).</summary>
+    public static LoggingLevelSwitch LogLevel { get; } = new(LogEventLevel.Information);
+
     /// <summary>ConnectionStrings:Postgres from appsettings.json or the environment, else the local default.</summary>
     public static string ConnectionString()
     {
@@ -38,7 +42,7 @@ internal static class CliHost
             builder.Configuration[key] = value;
         }
         builder.Services.AddSerilog(logger => logger
-            .MinimumLevel.Information()
+            .MinimumLevel.ControlledBy(LogLevel)
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .MinimumLevel.Override("Quartz", LogEventLevel.Warning)
             .WriteTo.Console(standardErrorFromLevel: LogEventLevel.Verbose,

@@ -48,7 +48,8 @@ internal static class EvalNabCommand
             using (var host = CliHost.Build(builder.ConnectionString))
             {
                 var nabWalk = ActivatorUtilities.CreateInstance<NabWalk>(host.Services);
-                walk = await nabWalk.RunAsync(corpus, options, new Progress<string>(line => Console.Error.WriteLine($"eval nab: {line}")), cancellationToken);
+                walk = await Terminal.WorkDisplay.RunAsync("eval nab", walked =>
+                    nabWalk.RunAsync(corpus, options, new Progress<string>(line => Console.Error.WriteLine($"eval nab: {line}")), walked, cancellationToken));
             }
 
             foreach (var detections in walk.Detections)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using AnomalyMeta.Cli.Terminal;
 using AnomalyMeta.Scoring.Clustering;
 using AnomalyMeta.Scoring.Ingest;
 using AnomalyMeta.Scoring.Runs;
@@ -109,7 +110,8 @@ internal static class PipelineCommands
                 ChunkReadings = parse.GetValue(chunk),
                 TagsPath = parse.GetValue(tags)?.FullName,
             };
-            var report = await host.Services.GetRequiredService<CsvIngest>().IngestAsync(parse.GetRequiredValue(file).FullName, options, cancellationToken);
+            var report = await WorkDisplay.RunAsync("ingest", progress =>
+                host.Services.GetRequiredService<CsvIngest>().IngestAsync(parse.GetRequiredValue(file).FullName, options, progress, cancellationToken));
             Console.WriteLine($"Ingested {report.Rows:N0} rows into {report.Series:N0} series: {report.DayRows:N0} day rows {(options.ReplaceDays ? "replaced" : "merged")}; "
                 + $"points aggregated (slots with more than one value): {report.AggregatedPoints:N0}; rows rejected: {report.RowsRejected:N0}.");
             PrintSteps(report.Steps);
@@ -168,7 +170,7 @@ internal static class PipelineCommands
                 Console.WriteLine($"Assigned {assigned} new series to the latest clustering.");
                 return 0;
             }
-            var report = await step.RunAsync(parse.GetValue(asOf), parse.GetValue(days), cancellationToken);
+            var report = await WorkDisplay.RunAsync("cluster", progress => step.RunAsync(parse.GetValue(asOf), parse.GetValue(days), progress, cancellationToken));
             Console.WriteLine($"Clustering {report.Version}: {report.SeriesCount:N0} series, {report.Clusters.Count} clusters, "
                 + $"{(report.MovedCount is int moved ? $"{moved:N0} moved since the previous clustering" : "first clustering")}, {report.Seconds:F1} s");
             Console.WriteLine("| cluster | series | primary period | secondary period |");
@@ -190,8 +192,8 @@ internal static class PipelineCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var host = CliHost.Build();
-            var trained = await host.Services.GetRequiredService<MetaTrainingStep>().TrainAsync(parse.GetValue(asOf),
-                new TrainingOptions { Iterations = parse.GetValue(iterations) }, cancellationToken);
+            var trained = await WorkDisplay.RunAsync("train", progress => host.Services.GetRequiredService<MetaTrainingStep>().TrainAsync(parse.GetValue(asOf),
+                new TrainingOptions { Iterations = parse.GetValue(iterations) }, onlyClusters: null, progress, cancellationToken));
             Console.WriteLine("| cluster | model | series | season | meta-loss | seconds |");
             Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
             foreach (var t in trained.Trained)
@@ -226,7 +228,7 @@ internal static class PipelineCommands
             string? reason = parse.GetValue(rescore);
             var request = new ScoringRequest(reason is null ? RunKind.Nightly : RunKind.Rescore, parse.GetValue(asOf),
                 $"cli:{Environment.UserName}", reason);
-            var summary = await host.Services.GetRequiredService<MorningScoring>().RunAsync(request, cancellationToken);
+            var summary = await WorkDisplay.RunAsync("score", progress => host.Services.GetRequiredService<MorningScoring>().RunAsync(request, progress, cancellationToken));
             Console.WriteLine(summary.AlreadyDone
                 ? $"Nightly run {summary.RunId} for {summary.AsOf:yyyy-MM-dd} had already succeeded: nothing done."
                 : $"Run {summary.RunId}: {summary.SeriesScored:N0} series scored, {summary.SeriesSkipped:N0} skipped, {summary.AnomaliesWritten:N0} anomalies, {summary.Elapsed.TotalSeconds:F1} s");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AnomalyMeta.Core.Work;
 using AnomalyMeta.Periodicity;
 using AnomalyMeta.Storage;
 using AnomalyMeta.Storage.Records;
@@ -18,10 +19,14 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
 {
     private const int BatchSize = 4096;
 
-    public async Task<ClusteringReport> RunAsync(DateOnly lastDay, int historyDays, CancellationToken cancellationToken)
+    public Task<ClusteringReport> RunAsync(DateOnly lastDay, int historyDays, CancellationToken cancellationToken) =>
+        RunAsync(lastDay, historyDays, null, cancellationToken);
+
+    /// <summary>A clustering that reports the series read and profiled (periods and features) after each batch.</summary>
+    public async Task<ClusteringReport> RunAsync(DateOnly lastDay, int historyDays, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var profiled = await ProfileAsync(lastDay, historyDays, onlyUnassignedAfter: null, cancellationToken);
+        var profiled = await ProfileAsync(lastDay, historyDays, onlyUnassignedAfter: null, progress, cancellationToken);
         if (profiled.Count == 0)
         {
             throw new InvalidOperationException($"No series has observations in the {historyDays} days up to {lastDay:yyyy-MM-dd}: nothing to cluster.");
@@ -61,7 +66,7 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
         var latest = await clusterings.LoadLatestAsync(cancellationToken)
             ?? throw new InvalidOperationException("No clustering yet: run `anomalymeta cluster` first.");
         var model = ClusterModel.FromJson(latest.ParametersJson);
-        var profiled = await ProfileAsync(lastDay, historyDays, onlyUnassignedAfter: latest.Version, cancellationToken);
+        var profiled = await ProfileAsync(lastDay, historyDays, onlyUnassignedAfter: latest.Version, null, cancellationToken);
         var assignments = new SeriesAssignment[profiled.Count];
         for (int i = 0; i < profiled.Count; i++)
         {
@@ -72,9 +77,10 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
 
     /// <summary>Periods and features of every series (or of those not in clustering <paramref name="onlyUnassignedAfter"/>).</summary>
     private async Task<List<(int SeriesId, SeriesProfile Profile, int? PreviousCluster)>> ProfileAsync(
-        DateOnly lastDay, int historyDays, int? onlyUnassignedAfter, CancellationToken cancellationToken)
+        DateOnly lastDay, int historyDays, int? onlyUnassignedAfter, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
         var result = new List<(int, SeriesProfile, int?)>();
+        long seen = 0;
         await using var batches = series.ReadHistoryAsync(lastDay, historyDays, BatchSize, cancellationToken).GetAsyncEnumerator(cancellationToken);
         // The next batch is read while this one is profiled: PostgreSQL and the detectors work at the same time.
         var next = batches.MoveNextAsync().AsTask();
@@ -107,6 +113,9 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
                         result.Add((batch.Series[i].SeriesId, profile, batch.Series[i].ClusterId));
                     }
                 }
+                seen += batch.Count;
+                // The series count is not known before the last batch: the report has no total.
+                progress?.Report(new WorkProgress("profiling", seen, null, "series"));
             }
         }
         catch

@@ -1,4 +1,5 @@
 using AnomalyMeta.Core.Series;
+using AnomalyMeta.Core.Work;
 using AnomalyMeta.Storage;
 using AnomalyMeta.Storage.Records;
 
@@ -89,15 +90,25 @@ public sealed class CsvIngest(SeriesRepository series)
     // Staged readings fetched per round trip.
     private const int FetchSize = 100_000;
 
+    // Readings between two progress reports while the source is read: often enough to watch, rarely enough to cost nothing.
+    private const int ReportEvery = 50_000;
+
     public Task<IngestReport> IngestAsync(string path, int stepSeconds, CancellationToken cancellationToken) =>
         IngestAsync(path, new CsvIngestOptions { StepSeconds = stepSeconds }, cancellationToken);
 
-    public Task<IngestReport> IngestAsync(string path, CsvIngestOptions options, CancellationToken cancellationToken)
+    public Task<IngestReport> IngestAsync(string path, CsvIngestOptions options, CancellationToken cancellationToken) =>
+        IngestAsync(path, options, null, cancellationToken);
+
+    /// <summary>
+    /// A file's ingest that reports the readings read (their total is not known before the end of the file), then the
+    /// readings written of the file's total.
+    /// </summary>
+    public Task<IngestReport> IngestAsync(string path, CsvIngestOptions options, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
         Check(options);
         // Stream(path) checks the file exists before anything is opened on the database.
         var lines = ObservationCsv.Stream(path);
-        return IngestAsync(lines.ToAsyncEnumerable(), Path.GetFileName(path), options, cancellationToken);
+        return IngestCoreAsync(lines.ToAsyncEnumerable(), Path.GetFileName(path), options, null, null, progress, cancellationToken);
     }
 
     /// <summary>
@@ -116,8 +127,13 @@ public sealed class CsvIngest(SeriesRepository series)
     /// <paramref name="beforeCommit"/> once everything is written, before it commits (the staging table is locked in
     /// the first and its rows deleted in the second, so they are merged exactly once).
     /// </summary>
-    internal async Task<IngestReport> IngestAsync(IAsyncEnumerable<(string Key, ObservationReading Reading)> readings, string name,
-        CsvIngestOptions options, Func<IngestTransaction, Task>? afterBegin, Func<IngestTransaction, Task>? beforeCommit, CancellationToken cancellationToken)
+    internal Task<IngestReport> IngestAsync(IAsyncEnumerable<(string Key, ObservationReading Reading)> readings, string name,
+        CsvIngestOptions options, Func<IngestTransaction, Task>? afterBegin, Func<IngestTransaction, Task>? beforeCommit, CancellationToken cancellationToken) =>
+        IngestCoreAsync(readings, name, options, afterBegin, beforeCommit, null, cancellationToken);
+
+    private async Task<IngestReport> IngestCoreAsync(IAsyncEnumerable<(string Key, ObservationReading Reading)> readings, string name,
+        CsvIngestOptions options, Func<IngestTransaction, Task>? afterBegin, Func<IngestTransaction, Task>? beforeCommit, IProgress<WorkProgress>? progress,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(readings);
         Check(options);
@@ -144,16 +160,21 @@ public sealed class CsvIngest(SeriesRepository series)
                 }
                 list.Add(reading);
                 rows++;
+                if (rows % ReportEvery == 0)
+                {
+                    progress?.Report(new WorkProgress("reading", rows, null, "readings"));
+                }
             }
 
             if (!more || !await enumerator.MoveNextAsync().ConfigureAwait(false))
             {
                 var file = ObservationCsv.Grouped(name, rows, first);
                 await written.WriteAsync(file.Series, () => Task.FromResult(StepInference.Infer(file.Series.Values)), cancellationToken).ConfigureAwait(false);
+                progress?.Report(new WorkProgress("writing", rows, rows, "readings"));
             }
             else
             {
-                rows = await ingest.StageAsync(FirstThenRest(first, enumerator), cancellationToken).ConfigureAwait(false);
+                rows = await ingest.StageAsync(FirstThenRest(first, enumerator, rows, progress), cancellationToken).ConfigureAwait(false);
                 first.Clear();
                 int? fileStep = null;
                 bool fileStepKnown = false;
@@ -167,7 +188,7 @@ public sealed class CsvIngest(SeriesRepository series)
                     return fileStep;
                 }
                 var group = new Dictionary<string, ObservationReading[]>(StringComparer.Ordinal);
-                long inGroup = 0;
+                long inGroup = 0, writtenReadings = 0;
                 await foreach (var (key, seriesReadings) in ingest.ReadStagedAsync(FetchSize, cancellationToken).ConfigureAwait(false))
                 {
                     group[key] = seriesReadings;
@@ -175,11 +196,14 @@ public sealed class CsvIngest(SeriesRepository series)
                     if (inGroup >= options.ChunkReadings)
                     {
                         await written.WriteAsync(group, FileStepAsync, cancellationToken).ConfigureAwait(false);
+                        writtenReadings += inGroup;
+                        progress?.Report(new WorkProgress("writing", writtenReadings, rows, "readings"));
                         group = new Dictionary<string, ObservationReading[]>(StringComparer.Ordinal);
                         inGroup = 0;
                     }
                 }
                 await written.WriteAsync(group, FileStepAsync, cancellationToken).ConfigureAwait(false);
+                progress?.Report(new WorkProgress("writing", rows, rows, "readings"));
             }
         }
         finally
@@ -207,7 +231,8 @@ public sealed class CsvIngest(SeriesRepository series)
 
     /// <summary>The readings of the first chunk (already read and checked), then the rest of the source.</summary>
     private static async IAsyncEnumerable<(string Key, ObservationReading Reading)> FirstThenRest(
-        Dictionary<string, List<ObservationReading>> first, IAsyncEnumerator<(string Key, ObservationReading Reading)> rest)
+        Dictionary<string, List<ObservationReading>> first, IAsyncEnumerator<(string Key, ObservationReading Reading)> rest, long firstCount,
+        IProgress<WorkProgress>? progress)
     {
         foreach (var (key, readings) in first)
         {
@@ -217,9 +242,14 @@ public sealed class CsvIngest(SeriesRepository series)
             }
         }
         // The enumerator already stands on the first reading past the chunk.
+        long read = firstCount;
         do
         {
             yield return rest.Current;
+            if (++read % ReportEvery == 0)
+            {
+                progress?.Report(new WorkProgress("reading", read, null, "readings"));
+            }
         }
         while (await rest.MoveNextAsync().ConfigureAwait(false));
     }

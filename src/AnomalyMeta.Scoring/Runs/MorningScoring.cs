@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AnomalyMeta.Core.Series;
+using AnomalyMeta.Core.Work;
 using AnomalyMeta.Learning;
 using AnomalyMeta.Scoring.Batches;
 using AnomalyMeta.Scoring.Training;
@@ -23,7 +24,10 @@ public sealed class MorningScoring(
     ScoringOptions options,
     ILogger<MorningScoring> logger)
 {
-    public async Task<ScoringSummary> RunAsync(ScoringRequest request, CancellationToken cancellationToken)
+    public Task<ScoringSummary> RunAsync(ScoringRequest request, CancellationToken cancellationToken) => RunAsync(request, null, cancellationToken);
+
+    /// <summary>A run that reports the series committed of the run's total to <paramref name="progress"/> after each batch.</summary>
+    public async Task<ScoringSummary> RunAsync(ScoringRequest request, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
         using var activity = ScoringTelemetry.Source.StartActivity("scoring run");
         activity?.SetTag("anomalymeta.as_of", request.AsOf.ToString("O"));
@@ -70,7 +74,7 @@ public sealed class MorningScoring(
                 ? await ledger.CompletedSeriesAsync(runId, cancellationToken)
                 : new HashSet<int>();
             var scorer = new BatchScorer(options.Detection);
-            var (read, write, _) = await ScoreAllAsync(request, runId, seriesTotal, scoringModels, done, scorer, 0, int.MaxValue, scoped, cancellationToken);
+            var (read, write, _) = await ScoreAllAsync(request, runId, seriesTotal, scoringModels, done, scorer, 0, int.MaxValue, scoped, progress, cancellationToken);
             // A night scored before its feed landed must not pass for a quiet night: the run says so in the ledger
             // and the log (and `score` in its exit code); rerunning the date once the data is in scores those series.
             int noData = await ledger.CountAsync(runId, SeriesStatus.NoData, cancellationToken);
@@ -189,7 +193,7 @@ public sealed class MorningScoring(
                 Scope: run.Scope);
             int[]? scoped = await ScopeOfAsync(request, cancellationToken);
             var (_, _, committed) = await ScoreAllAsync(request, runId, run.SeriesTotal, scoringModels, done, new BatchScorer(options.Detection),
-                taken.FirstSeriesId - 1, taken.LastSeriesId, scoped, cancellationToken);
+                taken.FirstSeriesId - 1, taken.LastSeriesId, scoped, null, cancellationToken);
             await ledger.Shards.FinishAsync(runId, shard, committed, cancellationToken);
             logger.ShardDone(runId, shard, instance, committed);
         }
@@ -228,7 +232,8 @@ public sealed class MorningScoring(
     /// flight. Returns the time spent waiting for reads and for commits (what the overlap did not hide).
     /// </summary>
     private async Task<(TimeSpan Read, TimeSpan Write, int Series)> ScoreAllAsync(ScoringRequest request, long runId, int seriesTotal, ScoringModels scoringModels,
-        IReadOnlySet<int> done, BatchScorer scorer, int afterSeriesId, int lastSeriesId, int[]? scoped, CancellationToken cancellationToken)
+        IReadOnlySet<int> done, BatchScorer scorer, int afterSeriesId, int lastSeriesId, int[]? scoped, IProgress<WorkProgress>? reporter,
+        CancellationToken cancellationToken)
     {
         TimeSpan read = TimeSpan.Zero, write = TimeSpan.Zero;
         int committed = 0;
@@ -279,7 +284,7 @@ public sealed class MorningScoring(
                     // Commits run one at a time and in order, so the count here is the count once this one lands.
                     seriesDone += outcomes.Count;
                     var progress = new BatchProgress(batchesRead, Math.Max(batchesTotal, batchesRead), seriesDone, Math.Max(seriesTotal, seriesDone));
-                    commit = CommitAsync(runId, request.AsOf, outcomes, anomalies, batchClock, progress, cancellationToken);
+                    commit = CommitAsync(runId, request.AsOf, outcomes, anomalies, batchClock, progress, reporter, cancellationToken);
                 }
             }
             long last = Stopwatch.GetTimestamp();
@@ -296,7 +301,7 @@ public sealed class MorningScoring(
     }
 
     private async Task CommitAsync(long runId, DateOnly asOf, List<SeriesOutcome> outcomes, List<AnomalyRow> anomalies, Stopwatch batchClock,
-        BatchProgress progress, CancellationToken cancellationToken)
+        BatchProgress progress, IProgress<WorkProgress>? reporter, CancellationToken cancellationToken)
     {
         using var batchActivity = ScoringTelemetry.Source.StartActivity("scoring batch");
         await ledger.CommitBatchAsync(runId, asOf, outcomes, anomalies, cancellationToken);
@@ -311,6 +316,7 @@ public sealed class MorningScoring(
         ScoringTelemetry.BatchSeconds.Record(batchClock.Elapsed.TotalSeconds);
         logger.BatchCommitted(runId, progress.Batch, progress.BatchesTotal, progress.SeriesDone, progress.SeriesTotal,
             scored, outcomes.Count - scored, anomalies.Count, batchClock.ElapsedMilliseconds);
+        reporter?.Report(new WorkProgress("scoring", progress.SeriesDone, progress.SeriesTotal, "series"));
     }
 
     /// <summary>

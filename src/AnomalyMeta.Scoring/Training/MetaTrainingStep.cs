@@ -3,6 +3,7 @@ using System.Text.Json;
 using AnomalyMeta.Core.Forecasting;
 using AnomalyMeta.Core.Series;
 using AnomalyMeta.Core.Synthetic;
+using AnomalyMeta.Core.Work;
 using AnomalyMeta.Learning;
 using AnomalyMeta.Scoring.Batches;
 using AnomalyMeta.Storage;
@@ -44,17 +45,27 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
     /// With <paramref name="onlyClusters"/>: retrains those clusters of the live clustering only (a drift check's early
     /// retraining), each getting a new model version that scores from the next run; the clustering stays live.
     /// </summary>
+    public Task<TrainingReport> TrainAsync(DateOnly lastHistoryDay, TrainingOptions options, IReadOnlySet<int>? onlyClusters,
+        CancellationToken cancellationToken) =>
+        TrainAsync(lastHistoryDay, options, onlyClusters, progress: null, cancellationToken);
+
+    /// <summary>Training that reports the models done (the generic model of every step met, then every cluster's) of their total.</summary>
     public async Task<TrainingReport> TrainAsync(DateOnly lastHistoryDay, TrainingOptions options, IReadOnlySet<int>? onlyClusters,
-        CancellationToken cancellationToken)
+        IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
         var clustering = onlyClusters is null ? await clusterings.LoadLatestAsync(cancellationToken) : await clusterings.LoadLiveAsync(cancellationToken);
         var (samples, steps) = await SampleHistoriesAsync(clustering?.Version, lastHistoryDay, options, cancellationToken);
         MetaLearner.UseTorchThreads(options.TorchThreads);
 
+        var clusters = (clustering?.Clusters ?? []).Where(c => onlyClusters is null || onlyClusters.Contains(c.ClusterId)).ToList();
+        long modelsTotal = steps.Count + clusters.Count;
+        progress?.Report(new WorkProgress("training", 0, modelsTotal, "models"));
         var generic = await TrainGenericModelsAsync(steps, options, cancellationToken);
+        long modelsDone = steps.Count;
+        progress?.Report(new WorkProgress("training", modelsDone, modelsTotal, "models"));
         var trained = new List<TrainedCluster>();
         var skipped = new List<SkippedCluster>();
-        foreach (var cluster in (clustering?.Clusters ?? []).Where(c => onlyClusters is null || onlyClusters.Contains(c.ClusterId)))
+        foreach (var cluster in clusters)
         {
             string? reason = null;
             if (!samples.TryGetValue(cluster.ClusterId, out var sample) || sample.Histories.Count == 0)
@@ -78,6 +89,7 @@ public sealed class MetaTrainingStep(SeriesRepository series, ClusteringStore cl
                 logger.SkippedCluster(cluster.ClusterId, reason);
                 skipped.Add(new SkippedCluster(cluster.ClusterId, reason));
             }
+            progress?.Report(new WorkProgress("training", ++modelsDone, modelsTotal, "models"));
         }
         if (clustering is not null && onlyClusters is null)
         {

@@ -4,6 +4,7 @@ using AnomalyMeta.Scoring.Drift;
 using AnomalyMeta.Scoring.Ingest;
 using AnomalyMeta.Scoring.Training;
 using AnomalyMeta.Scoring.Runs;
+using AnomalyMeta.Service.Alerts;
 using AnomalyMeta.Service.Jobs;
 using AnomalyMeta.Storage;
 using Microsoft.Extensions.Configuration;
@@ -63,6 +64,7 @@ public static class AnomalyMetaServices
         services.AddSingleton<MuteStore>();
         services.AddSingleton<ObservationStaging>();
         services.AddSingleton<StagingIngest>();
+        services.AddAlerts(configuration);
 
         var scheduling = configuration.GetSection(MorningScheduleOptions.Section).Get<MorningScheduleOptions>() ?? new MorningScheduleOptions();
         scheduling.Validate();
@@ -138,6 +140,7 @@ public static class AnomalyMetaServices
                     .InTimeZone(scheduling.Zone)
                     // A morning missed while the service was down fires once when it is back, not once per missed day.
                     .WithMisfireInstruction(CronTriggerMisfireInstruction.FireAndProceed)));
+            quartz.AddAlertDelivery(configuration);
         });
         return services;
     }

@@ -1,6 +1,7 @@
 using AnomalyMeta.Scoring;
 using System.Diagnostics;
 using System.Globalization;
+using AnomalyMeta.Core.Work;
 using AnomalyMeta.Scoring.Clustering;
 using AnomalyMeta.Scoring.Ingest;
 using AnomalyMeta.Scoring.Runs;
@@ -52,7 +53,12 @@ public sealed class NabWalk(
     AnomalyQueries queries,
     TrainingOptions trainingOptions)
 {
-    public async Task<NabWalkResult> RunAsync(NabCorpus corpus, NabWalkOptions options, IProgress<string>? progress, CancellationToken cancellationToken)
+    public Task<NabWalkResult> RunAsync(NabCorpus corpus, NabWalkOptions options, IProgress<string>? progress, CancellationToken cancellationToken) =>
+        RunAsync(corpus, options, progress, null, cancellationToken);
+
+    /// <summary>The walk, reporting its notes to <paramref name="progress"/> and each morning walked of all to <paramref name="walked"/>.</summary>
+    public async Task<NabWalkResult> RunAsync(NabCorpus corpus, NabWalkOptions options, IProgress<string>? progress, IProgress<WorkProgress>? walked,
+        CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         string csv = Path.Combine(Path.GetTempPath(), $"anomalymeta-nab-{Guid.NewGuid():N}.csv");
@@ -99,6 +105,7 @@ public sealed class NabWalk(
             }
             await scoring.RunAsync(new ScoringRequest(RunKind.Nightly, day, "eval nab"), cancellationToken);
             mornings++;
+            walked?.Report(new WorkProgress("mornings", mornings, days.Count, "mornings"));
             if (mornings % 25 == 0)
             {
                 progress?.Report($"{mornings} of {days.Count} mornings walked, {clock.Elapsed.TotalSeconds:F0} s");

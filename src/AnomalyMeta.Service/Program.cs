@@ -13,6 +13,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Quartz;
+using Scalar.AspNetCore;
 using Serilog;
 using Serilog.Formatting.Compact;
 
@@ -37,6 +38,9 @@ builder.Services.AddAnomalyMeta(builder.Configuration);
 builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
 builder.Services.AddHostedService<UnfinishedRuns>();
 builder.Services.AddProblemDetails();
+// The dashboard at / and its JSON API (read only), described at /openapi/v1.json and browsable at /scalar.
+builder.Services.AddSingleton<DashboardQueries>();
+builder.Services.AddOpenApi();
 builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 builder.Services.AddAuthentication(ApiKeyAuthentication.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null);
@@ -81,6 +85,11 @@ app.MapModelsApi();
 app.MapFeedbackApi();
 app.MapSeriesApi();
 app.MapObservationsApi();
+app.MapAnomaliesApi();
+app.UseDefaultFiles();
+app.UseStaticFiles();
+app.MapOpenApi();
+app.MapScalarApiReference();
 // Liveness: the process answers. Readiness: PostgreSQL answers and the live clustering has its models.
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
 app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(AnomalyMetaServices.ReadyTag) });

@@ -1,0 +1,379 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using Npgsql;
+
+namespace AnomalyMeta.Storage;
+
+/// <summary>
+/// Which of a day's anomalies to list. Every filter is optional; they combine with AND. <paramref name="Tags"/> holds
+/// key=value pairs the series' tags must all contain; <paramref name="Search"/> is a case-insensitive part of the
+/// series key; <paramref name="SeriesKey"/> names one series exactly; <paramref name="ClusterId"/> is the series'
+/// current cluster.
+/// </summary>
+public sealed record AnomalyFilter(
+    DateOnly AsOf,
+    int? ClusterId = null,
+    IReadOnlyList<KeyValuePair<string, string>>? Tags = null,
+    float? MinScore = null,
+    string? Search = null,
+    string? SeriesKey = null);
+
+/// <summary>
+/// Where a page of a day's ranking ends: the last row's score, series and timestamp. The ranking (score, series id,
+/// timestamp, all descending) is a total order, so the next page is every row strictly after it: rows written or
+/// rescored meanwhile neither repeat nor shift a page as an offset would.
+/// </summary>
+public readonly record struct AnomalyCursor(float Score, int SeriesId, DateTime Ts)
+{
+    /// <summary>An opaque token: the score's exact bits, the series id and the timestamp's ticks.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{BitConverter.SingleToInt32Bits(Score):x8}.{SeriesId}.{Ts.Ticks}");
+
+    /// <summary>Reads a token made by <see cref="ToString"/>; false for anything else.</summary>
+    public static bool TryParse(string? token, out AnomalyCursor cursor)
+    {
+        cursor = default;
+        var parts = token?.Split('.');
+        if (parts is not { Length: 3 }
+            || !int.TryParse(parts[0], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int bits)
+            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int seriesId)
+            || !long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out long ticks)
+            || ticks > DateTime.MaxValue.Ticks
+            || !float.IsFinite(BitConverter.Int32BitsToSingle(bits)))
+        {
+            return false;
+        }
+        cursor = new AnomalyCursor(BitConverter.Int32BitsToSingle(bits), seriesId, new DateTime(ticks, DateTimeKind.Utc));
+        return true;
+    }
+}
+
+/// <summary>One flagged point with its series' key, tags (a JSON object) and current cluster.</summary>
+public sealed record AnomalyLine(
+    DateOnly AsOf,
+    string SeriesKey,
+    DateTime Ts,
+    float Score,
+    float Value,
+    float Forecast,
+    float LowerBand,
+    float UpperBand,
+    long RunId,
+    int? ClusterVersion,
+    int? ClusterId,
+    string TagsJson)
+{
+    internal int SeriesId { get; init; }
+}
+
+/// <summary>A page of a day's anomalies, highest score first; <paramref name="Next"/> continues it (null on the last page).</summary>
+public sealed record AnomalyPage(IReadOnlyList<AnomalyLine> Items, AnomalyCursor? Next);
+
+/// <summary>How many flags (and distinct series) of a day carry one tag value.</summary>
+public sealed record TagCount(string Key, string Value, int Anomalies, int Series, float MaxScore);
+
+/// <summary>A day's counts per tag value, with the day's totals and when they were counted.</summary>
+public sealed record TagCounts(DateOnly AsOf, int Anomalies, int Series, DateTime ComputedAt, IReadOnlyList<TagCount> Counts);
+
+/// <summary>
+/// Series per status of one run (<c>run_series</c> grouped by status). <paramref name="Live"/>: the run has not ended,
+/// the counts are what it has committed so far.
+/// </summary>
+public sealed record RunStatusCounts(long RunId, IReadOnlyDictionary<string, int> Counts, bool Live);
+
+/// <summary>One day of a series' flag history.</summary>
+public sealed record SeriesAnomalyDay(DateOnly AsOf, int Anomalies, float MaxScore);
+
+/// <summary>
+/// A series' flags over a range of scoring days, newest first, and their count per day;
+/// <paramref name="Truncated"/> when more flags exist than were returned.
+/// </summary>
+public sealed record SeriesAnomalies(string SeriesKey, DateOnly From, DateOnly To, IReadOnlyList<SeriesAnomalyDay> Days,
+    IReadOnlyList<AnomalyLine> Flags, bool Truncated);
+
+/// <summary>
+/// What the dashboard, the JSON API and scripts read: a day's flags ranked by score with filters and keyset paging,
+/// counts per tag value, a series' flags across days, and runs' counts per status. Each query has the index or
+/// summary made for it in <c>db/0010_dashboard_indexes.sql</c>.
+/// </summary>
+public sealed class DashboardQueries(NpgsqlDataSource dataSource)
+{
+    /// <summary>Most rows in one page.</summary>
+    public const int MaxPageSize = 500;
+
+    /// <summary>Most flags of one series returned at once.</summary>
+    public const int MaxSeriesFlags = 2000;
+
+    // Second half of the two-int advisory key space of RunLock ("AMrn"): "AMtc", tag counts of a day.
+    private const int TagCountLockSpace = 0x414D7463;
+
+    private const string LineColumns =
+        """
+        a.as_of as AsOf, s.series_key as SeriesKey, a.ts as Ts, a.score as Score, a.value as Value, a.forecast as Forecast,
+        a.lower_band as LowerBand, a.upper_band as UpperBand, a.run_id as RunId, s.cluster_version as ClusterVersion,
+        s.cluster_id as ClusterId, s.tags::text as TagsJson, s.series_id as SeriesId
+        """;
+
+    /// <summary>A page of a day's anomalies matching <paramref name="filter"/>, highest score first, after <paramref name="after"/>.</summary>
+    public async Task<AnomalyPage> AnomaliesAsync(AnomalyFilter filter, AnomalyCursor? after, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MaxPageSize);
+        var sql = new StringBuilder($"select {LineColumns} from anomaly a join series s using (series_id) where a.as_of = @asOf");
+        var parameters = new DynamicParameters();
+        parameters.Add("asOf", filter.AsOf);
+        // Only the filters given go into the statement: "@x is null or ..." would leave the planner one plan for all.
+        if (filter.MinScore is float minScore)
+        {
+            sql.Append(" and a.score >= @minScore");
+            parameters.Add("minScore", minScore);
+        }
+        if (filter.ClusterId is int clusterId)
+        {
+            sql.Append(" and s.cluster_id = @clusterId");
+            parameters.Add("clusterId", clusterId);
+        }
+        if (filter.Tags is { Count: > 0 } tags)
+        {
+            sql.Append(" and s.tags @> @tags::jsonb");
+            parameters.Add("tags", TagsObject(tags));
+        }
+        if (!string.IsNullOrEmpty(filter.Search))
+        {
+            sql.Append(" and s.series_key ilike @pattern");
+            parameters.Add("pattern", "%" + EscapeLike(filter.Search) + "%");
+        }
+        if (!string.IsNullOrEmpty(filter.SeriesKey))
+        {
+            sql.Append(" and s.series_key = @seriesKey");
+            parameters.Add("seriesKey", filter.SeriesKey);
+        }
+        if (after is AnomalyCursor cursor)
+        {
+            // One row comparison in the ranking's own order: the index seeks straight to the page's first row.
+            sql.Append(" and (a.score, a.series_id, a.ts) < (@afterScore, @afterSeries, @afterTs)");
+            parameters.Add("afterScore", cursor.Score);
+            parameters.Add("afterSeries", cursor.SeriesId);
+            parameters.Add("afterTs", cursor.Ts);
+        }
+        // One row more than asked says whether another page exists, without counting.
+        sql.Append(" order by a.score desc, a.series_id desc, a.ts desc limit @take");
+        parameters.Add("take", limit + 1);
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = (await connection.QueryAsync<LineRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken))).AsList();
+        var items = rows.Take(limit).Select(r => r.ToLine()).ToList();
+        AnomalyCursor? next = rows.Count > limit ? new AnomalyCursor(items[^1].Score, items[^1].SeriesId, items[^1].Ts) : null;
+        return new AnomalyPage(items, next);
+    }
+
+    /// <summary>
+    /// A series' flags of the scoring days <paramref name="from"/> to <paramref name="to"/>, newest first (at most
+    /// <see cref="MaxSeriesFlags"/>), with the count per day; null for an unknown series.
+    /// </summary>
+    public async Task<SeriesAnomalies?> SeriesAnomaliesAsync(string seriesKey, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(seriesKey);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        int? seriesId = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
+            "select series_id from series where series_key = @seriesKey", new { seriesKey }, cancellationToken: cancellationToken));
+        if (seriesId is null)
+        {
+            return null;
+        }
+        // A day's flags lie within that day (UTC), so the timestamp range keeps the walk to the days asked for on
+        // anomaly_series_ts (series_id, ts desc); the as_of test states the contract.
+        var rows = (await connection.QueryAsync<LineRow>(new CommandDefinition(
+            $"""
+            select {LineColumns}
+            from anomaly a join series s using (series_id)
+            where a.series_id = @seriesId and a.ts >= @fromTs and a.ts < @toTs and a.as_of between @from and @to
+            order by a.ts desc
+            limit @take
+            """,
+            new
+            {
+                seriesId,
+                from,
+                to,
+                fromTs = from.AddDays(-1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc),
+                toTs = to.AddDays(2).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc),
+                take = MaxSeriesFlags + 1,
+            },
+            cancellationToken: cancellationToken))).AsList();
+        var flags = rows.Take(MaxSeriesFlags).Select(r => r.ToLine()).ToList();
+        var days = flags.GroupBy(f => f.AsOf)
+            .Select(g => new SeriesAnomalyDay(g.Key, g.Count(), g.Max(f => f.Score)))
+            .OrderByDescending(d => d.AsOf)
+            .ToList();
+        return new SeriesAnomalies(seriesKey, from, to, days, flags, rows.Count > MaxSeriesFlags);
+    }
+
+    /// <summary>
+    /// A day's flags counted per tag value (of <paramref name="tagKey"/> only, or of every key), most flagged first.
+    /// Counted once per state of the day's runs and kept in <c>anomaly_tag_count</c>; recounted when a run of the day
+    /// has written since.
+    /// </summary>
+    public async Task<TagCounts> TagCountsAsync(DateOnly asOf, string? tagKey, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var stored = await StoredTagCountsAsync(connection, asOf, null, cancellationToken);
+        if (stored is null)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            // One counter per day at a time: a second page load waits for the first count instead of repeating it.
+            await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(@space, @day)",
+                new { space = TagCountLockSpace, day = asOf.DayNumber }, transaction, cancellationToken: cancellationToken));
+            stored = await StoredTagCountsAsync(connection, asOf, transaction, cancellationToken);
+            if (stored is null)
+            {
+                await connection.ExecuteAsync(new CommandDefinition(
+                    """
+                    delete from anomaly_tag_count_day where as_of = @asOf;
+                    insert into anomaly_tag_count_day (as_of, run_stamp, anomalies, series)
+                    select @asOf, @stamp, count(*), count(distinct series_id) from anomaly where as_of = @asOf;
+                    insert into anomaly_tag_count (as_of, tag_key, tag_value, anomalies, series, max_score)
+                    select @asOf, t.key, t.value, count(*), count(distinct a.series_id), max(a.score)
+                    from anomaly a join series s using (series_id) cross join lateral jsonb_each_text(s.tags) t
+                    where a.as_of = @asOf
+                    group by t.key, t.value;
+                    """,
+                    new { asOf, stamp = await RunStampAsync(connection, asOf, transaction, cancellationToken) }, transaction,
+                    cancellationToken: cancellationToken));
+                stored = await StoredTagCountsAsync(connection, asOf, transaction, cancellationToken)
+                    ?? throw new InvalidOperationException($"The tag counts of {asOf:yyyy-MM-dd} were written and not found.");
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+        var counts = (await connection.QueryAsync<TagCount>(new CommandDefinition(
+            $"""
+            select tag_key as Key, tag_value as Value, anomalies as Anomalies, series as Series, max_score as MaxScore
+            from anomaly_tag_count
+            where as_of = @asOf {(tagKey is null ? "" : "and tag_key = @tagKey")}
+            order by tag_key, anomalies desc, tag_value
+            """,
+            new { asOf, tagKey }, cancellationToken: cancellationToken))).AsList();
+        return stored with { Counts = counts };
+    }
+
+    /// <summary>The stored counts' totals of the day when they match the day's runs as they are now, else null.</summary>
+    private static async Task<TagCounts?> StoredTagCountsAsync(NpgsqlConnection connection, DateOnly asOf, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
+    {
+        var day = (await connection.QueryAsync<(string Stamp, int Anomalies, int Series, DateTime ComputedAt)>(new CommandDefinition(
+            "select run_stamp, anomalies, series, computed_at from anomaly_tag_count_day where as_of = @asOf",
+            new { asOf }, transaction, cancellationToken: cancellationToken))).FirstOrDefault();
+        return day.Stamp is not null && day.Stamp == await RunStampAsync(connection, asOf, transaction, cancellationToken)
+            ? new TagCounts(asOf, day.Anomalies, day.Series, DateTime.SpecifyKind(day.ComputedAt, DateTimeKind.Utc), [])
+            : null;
+    }
+
+    /// <summary>
+    /// The state of a day's runs as far as its flags go: every run of the date with its status, committed batches and
+    /// flags written. A committed batch, a new rescore or a run ending changes it (run_as_of finds the rows).
+    /// </summary>
+    private static async Task<string> RunStampAsync(NpgsqlConnection connection, DateOnly asOf, NpgsqlTransaction? transaction, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<string>(new CommandDefinition(
+            """
+            select coalesce(string_agg(concat_ws(':', run_id, status, batches_done, anomalies_written), ',' order by run_id), '')
+            from run where as_of = @asOf
+            """,
+            new { asOf }, transaction, cancellationToken: cancellationToken)) ?? "";
+
+    /// <summary>
+    /// Series per status of each run of <paramref name="runIds"/>: counted once when a run has ended and kept
+    /// (<c>run_status_count</c>), counted live while it has not.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<long, RunStatusCounts>> RunStatusCountsAsync(IReadOnlyCollection<long> runIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(runIds);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var runs = (await connection.QueryAsync<(long RunId, string Status, DateTime? FinishedAt, DateTime? CountedAt)>(new CommandDefinition(
+            """
+            select r.run_id, r.status, r.finished_at, (select min(c.finished_at) from run_status_count c where c.run_id = r.run_id)
+            from run r where r.run_id = any(@ids)
+            """,
+            new { ids = runIds.ToArray() }, cancellationToken: cancellationToken))).AsList();
+        foreach (var run in runs.Where(r => r.FinishedAt is not null && r.Status is "succeeded" or "failed" && r.CountedAt != r.FinishedAt))
+        {
+            // Counted in one statement against the finish time read above: a run reopened meanwhile is counted again later.
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                delete from run_status_count where run_id = @runId;
+                insert into run_status_count (run_id, finished_at, status, series)
+                select @runId, @finishedAt, status, count(*) from run_series where run_id = @runId group by status;
+                """,
+                new { runId = run.RunId, finishedAt = run.FinishedAt }, cancellationToken: cancellationToken));
+        }
+        var finished = runs.Where(r => r.FinishedAt is not null && r.Status is "succeeded" or "failed").Select(r => r.RunId).ToArray();
+        var live = runs.Select(r => r.RunId).Except(finished).ToArray();
+        var rows = (await connection.QueryAsync<(long RunId, string Status, int Series, bool Live)>(new CommandDefinition(
+            """
+            select run_id, status, series, false from run_status_count where run_id = any(@finished)
+            union all
+            select run_id, status, count(*)::int, true from run_series where run_id = any(@live) group by run_id, status
+            """,
+            new { finished, live }, cancellationToken: cancellationToken))).AsList();
+        return runs.ToDictionary(r => r.RunId, r => new RunStatusCounts(r.RunId,
+            rows.Where(x => x.RunId == r.RunId).OrderBy(x => x.Status, StringComparer.Ordinal).ToDictionary(x => x.Status, x => x.Series),
+            live.Contains(r.RunId)));
+    }
+
+    /// <summary>The newest scoring date of any run, or null when nothing ran yet: the day a dashboard opens on.</summary>
+    public async Task<DateOnly?> LatestDayAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var latest = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
+            "select max(as_of) from run", cancellationToken: cancellationToken));
+        return latest is DateTime day ? DateOnly.FromDateTime(day) : null;
+    }
+
+    private static string TagsObject(IReadOnlyList<KeyValuePair<string, string>> tags)
+    {
+        var json = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in tags)
+        {
+            // Two values of one key cannot both be contained: the later wins, as in a query string read into a map.
+            json[key] = value;
+        }
+        return JsonSerializer.Serialize(json);
+    }
+
+    private static string EscapeLike(string text) =>
+        text.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal);
+
+    // Dapper fills a class by column name; the record's constructor takes a DateOnly Dapper reads as DateTime.
+    private sealed class LineRow
+    {
+        public DateTime AsOf { get; init; }
+
+        public string SeriesKey { get; init; } = "";
+
+        public DateTime Ts { get; init; }
+
+        public float Score { get; init; }
+
+        public float Value { get; init; }
+
+        public float Forecast { get; init; }
+
+        public float LowerBand { get; init; }
+
+        public float UpperBand { get; init; }
+
+        public long RunId { get; init; }
+
+        public int? ClusterVersion { get; init; }
+
+        public int? ClusterId { get; init; }
+
+        public string TagsJson { get; init; } = "{}";
+
+        public int SeriesId { get; init; }
+
+        public AnomalyLine ToLine() => new(DateOnly.FromDateTime(AsOf), SeriesKey, DateTime.SpecifyKind(Ts, DateTimeKind.Utc), Score, Value,
+            Forecast, LowerBand, UpperBand, RunId, ClusterVersion, ClusterId, TagsJson) { SeriesId = SeriesId };
+    }
+}

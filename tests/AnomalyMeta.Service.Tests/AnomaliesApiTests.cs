@@ -1,0 +1,188 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AnomalyMeta.Testing;
+using Dapper;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace AnomalyMeta.Service.Tests;
+
+/// <summary>The dashboard's JSON API (GET /api/anomalies..., /api/runs/statuses, the OpenAPI document) on a fleet scored by the real pipeline.</summary>
+[Collection(ScoredFleetTests.Name)]
+public sealed class AnomaliesApiTests(ScoredFleetFixture fleet) : IAsyncLifetime
+{
+    private WebApplicationFactory<Program> _service = null!;
+
+    public async Task InitializeAsync()
+    {
+        await DashboardFleet.TagAsync(fleet);
+        _service = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web.UseSetting("ConnectionStrings:Postgres", fleet.ConnectionString));
+    }
+
+    public async Task DisposeAsync() => await _service.DisposeAsync();
+
+    [Fact]
+    public async Task The_days_anomalies_come_highest_score_first_and_pages_follow_each_other_without_gap_or_repeat()
+    {
+        var expected = await DashboardFleet.RankedAsync(fleet);
+        Assert.True(expected.Count > 10, $"the scored fleet has {expected.Count} anomalies on its scoring day");
+        using var client = _service.CreateClient();
+
+        var seen = new List<(string, DateTime, float)>();
+        string? after = null;
+        int pages = 0;
+        do
+        {
+            // No date: the newest run's day, the scoring day.
+            var page = await client.GetFromJsonAsync<JsonElement>($"/api/anomalies?limit=7{(after is null ? "" : $"&after={Uri.EscapeDataString(after)}")}");
+            Assert.Equal("2026-11-22", page.GetProperty("date").GetString());
+            var items = page.GetProperty("items").EnumerateArray().ToList();
+            Assert.InRange(items.Count, 1, 7);
+            seen.AddRange(items.Select(i => (i.GetProperty("seriesKey").GetString()!, i.GetProperty("ts").GetDateTime().ToUniversalTime(), i.GetProperty("score").GetSingle())));
+            after = page.GetProperty("next").GetString();
+            pages++;
+        }
+        while (after is not null);
+
+        Assert.Equal(expected, seen);
+        Assert.Equal((expected.Count + 6) / 7, pages);
+    }
+
+    [Fact]
+    public async Task Each_filter_narrows_the_list_to_exactly_the_matching_anomalies()
+    {
+        using var client = _service.CreateClient();
+        string flagged = await fleet.MostFlaggedSeriesAsync();
+        string part = flagged[^4..];
+        await using var connection = await fleet.DataSource.OpenConnectionAsync();
+        int cluster = await connection.ExecuteScalarAsync<int>("select cluster_id from series where series_key = @flagged", new { flagged });
+
+        var cases = new (string Query, string Where, object? Parameters)[]
+        {
+            ("tag=region%3Deu", "s.tags ->> 'region' = 'eu'", null),
+            ("tag=region%3Dus&tag=tier%3Dgold", "s.tags ->> 'region' = 'us' and s.tags ->> 'tier' = 'gold'", null),
+            ("minScore=0.8", "a.score >= 0.8", null),
+            ($"cluster={cluster}", "s.cluster_id = @cluster", new { cluster }),
+            ($"q={part.ToUpperInvariant()}", "s.series_key ilike '%' || @part || '%'", new { part }),
+            ($"series={Uri.EscapeDataString(flagged)}", "s.series_key = @flagged", new { flagged }),
+        };
+        int all = (await DashboardFleet.RankedAsync(fleet)).Count;
+        foreach (var (query, where, parameters) in cases)
+        {
+            var expected = await DashboardFleet.RankedAsync(fleet, where, parameters);
+            var page = await client.GetFromJsonAsync<JsonElement>($"/api/anomalies?date=2026-11-22&limit=500&{query}");
+            var keys = page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("seriesKey").GetString()).ToList();
+
+            Assert.NotEmpty(expected);
+            Assert.True(expected.Count < all, $"{query} matches every anomaly of the day: it tests nothing");
+            Assert.Equal(expected.Select(e => e.Key), keys);
+        }
+    }
+
+    [Fact]
+    public async Task Counts_per_tag_value_are_the_days_anomalies_grouped_and_are_counted_again_after_a_new_run_of_the_day()
+    {
+        using var client = _service.CreateClient();
+        await using var connection = await fleet.DataSource.OpenConnectionAsync();
+        var expected = (await connection.QueryAsync<(string Value, int Anomalies, int Series)>(
+            """
+            select s.tags ->> 'region', count(*)::int, count(distinct a.series_id)::int from anomaly a join series s using (series_id)
+            where a.as_of = @day group by 1 order by 2 desc, 1
+            """, new { day = ScoredFleetFixture.ScoringDay })).ToList();
+
+        var first = await client.GetFromJsonAsync<JsonElement>("/api/anomalies/tags?date=2026-11-22&key=region");
+        var again = await client.GetFromJsonAsync<JsonElement>("/api/anomalies/tags?date=2026-11-22&key=region");
+
+        Assert.Equal(expected, first.GetProperty("counts").EnumerateArray()
+            .Select(c => (c.GetProperty("value").GetString()!, c.GetProperty("anomalies").GetInt32(), c.GetProperty("series").GetInt32())).ToList());
+        Assert.Equal(expected.Sum(e => e.Anomalies), first.GetProperty("anomalies").GetInt32());
+        Assert.Equal(first.GetProperty("computedAt").GetDateTime(), again.GetProperty("computedAt").GetDateTime());
+
+        // A rescore of the day changes its flags: the stored counts no longer hold.
+        long runId = await connection.ExecuteScalarAsync<long>(
+            "insert into run (kind, as_of, status, triggered_by, reason) values ('rescore', @day, 'failed', 'test', 'recount') returning run_id",
+            new { day = ScoredFleetFixture.ScoringDay });
+        try
+        {
+            var recounted = await client.GetFromJsonAsync<JsonElement>("/api/anomalies/tags?date=2026-11-22&key=region");
+            Assert.True(recounted.GetProperty("computedAt").GetDateTime() > first.GetProperty("computedAt").GetDateTime());
+        }
+        finally
+        {
+            await connection.ExecuteAsync("delete from run where run_id = @runId", new { runId });
+        }
+    }
+
+    [Fact]
+    public async Task A_series_anomalies_across_days_are_its_anomaly_rows()
+    {
+        string key = await fleet.MostFlaggedSeriesAsync();
+        using var client = _service.CreateClient();
+        await using var connection = await fleet.DataSource.OpenConnectionAsync();
+        var expected = (await connection.QueryAsync<DateTime>(
+            "select a.ts from anomaly a join series s using (series_id) where s.series_key = @key order by a.ts desc", new { key }))
+            .Select(t => DateTime.SpecifyKind(t, DateTimeKind.Utc)).ToList();
+
+        var history = await client.GetFromJsonAsync<JsonElement>($"/api/series/{Uri.EscapeDataString(key)}/anomalies?days=30");
+
+        Assert.Equal("2026-11-22", history.GetProperty("to").GetString());
+        Assert.Equal(expected, history.GetProperty("flags").EnumerateArray().Select(f => f.GetProperty("ts").GetDateTime().ToUniversalTime()).ToList());
+        Assert.Equal(expected.Count, history.GetProperty("days").EnumerateArray().Sum(d => d.GetProperty("anomalies").GetInt32()));
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/series/no-such-series/anomalies")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Runs_come_with_their_series_per_status_as_run_series_holds_them()
+    {
+        using var client = _service.CreateClient();
+        await using var connection = await fleet.DataSource.OpenConnectionAsync();
+        var expected = (await connection.QueryAsync<(string Status, int Series)>(
+            "select status, count(*)::int from run_series where run_id = @runId group by status order by status", new { runId = fleet.Run.RunId }))
+            .ToDictionary(r => r.Status, r => r.Series);
+
+        var runs = await client.GetFromJsonAsync<JsonElement>("/api/runs/statuses");
+
+        var run = runs.EnumerateArray().Single(r => r.GetProperty("run").GetProperty("runId").GetInt64() == fleet.Run.RunId);
+        Assert.False(run.GetProperty("live").GetBoolean());
+        Assert.Equal(expected, run.GetProperty("statusCounts").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32()));
+        Assert.Equal(expected, (await client.GetFromJsonAsync<JsonElement>("/api/runs/statuses")).EnumerateArray()
+            .Single(r => r.GetProperty("run").GetProperty("runId").GetInt64() == fleet.Run.RunId)
+            .GetProperty("statusCounts").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32()));
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>(
+            "select count(distinct finished_at)::int from run_status_count where run_id = @runId", new { runId = fleet.Run.RunId }));
+    }
+
+    [Theory]
+    [InlineData("/api/anomalies?tag=region", "not key=value")]
+    [InlineData("/api/anomalies?minScore=2", "from 0 to 1")]
+    [InlineData("/api/anomalies?after=abc", "page token")]
+    [InlineData("/api/anomalies?date=22-11-2026", "yyyy-MM-dd")]
+    [InlineData("/api/series/x/anomalies?days=400", "1 to 90")]
+    public async Task A_malformed_query_is_a_400_problem_naming_the_parameter(string path, string expected)
+    {
+        using var client = _service.CreateClient();
+
+        var response = await client.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(expected, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_describes_the_read_endpoints_and_scalar_serves_a_reference_without_a_key()
+    {
+        using var client = _service.CreateClient();
+
+        var document = await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        var scalar = await client.GetAsync("/scalar");
+
+        var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+        foreach (string path in new[] { "/api/anomalies", "/api/anomalies/tags", "/api/series/{key}/anomalies", "/api/runs/statuses", "/api/series/{key}/days/{date}" })
+        {
+            Assert.Contains(path, paths);
+        }
+        Assert.Equal(HttpStatusCode.OK, scalar.StatusCode);
+        Assert.Contains("/openapi/v1.json", await scalar.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}

@@ -15,9 +15,9 @@ internal static class DashboardFleet
         await using var connection = await fleet.DataSource.OpenConnectionAsync();
         await connection.ExecuteAsync(
             """
-            update series set tags = jsonb_build_object('region', (array['eu', 'us', 'apac'])[series_id % 3 + 1],
-                                                        'tier', case when series_id % 4 = 0 then 'gold' else 'silver' end)
-            where tags = '{}'::jsonb
+            update series set tags = tags || jsonb_build_object('region', (array['eu', 'us', 'apac'])[series_id % 3 + 1],
+                                                                'tier', case when series_id % 4 = 0 then 'gold' else 'silver' end)
+            where not tags ? 'region'
             """);
     }
 

@@ -14,6 +14,7 @@ internal static class BenchCommands
         yield return ClustersBenchCommand.Create();
         yield return BenchScaleCommand.Create();
         yield return BenchIngestHttpCommand.Create();
+        yield return BenchDashboardCommand.Create();
         yield break;
     }
 }

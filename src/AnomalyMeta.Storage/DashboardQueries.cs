@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -106,6 +107,11 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
     /// <summary>Most flags of one series returned at once.</summary>
     public const int MaxSeriesFlags = 2000;
 
+    // The series count the planner keeps (pg_class.reltuples), read again after this long: it only sets a crossover.
+    private static readonly TimeSpan SeriesEstimateAge = TimeSpan.FromMinutes(5);
+
+    private (double Series, long ReadAt) _seriesEstimate = (0, long.MinValue);
+
     // Second half of the two-int advisory key space of RunLock ("AMrn"): "AMtc", tag counts of a day.
     private const int TagCountLockSpace = 0x414D7463;
 
@@ -131,25 +137,49 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
             sql.Append(" and a.score >= @minScore");
             parameters.Add("minScore", minScore);
         }
+        var seriesFilter = new StringBuilder();
         if (filter.ClusterId is int clusterId)
         {
-            sql.Append(" and s.cluster_id = @clusterId");
+            seriesFilter.Append(" and s.cluster_id = @clusterId");
             parameters.Add("clusterId", clusterId);
         }
         if (filter.Tags is { Count: > 0 } tags)
         {
-            sql.Append(" and s.tags @> @tags::jsonb");
+            seriesFilter.Append(" and s.tags @> @tags::jsonb");
             parameters.Add("tags", TagsObject(tags));
         }
         if (!string.IsNullOrEmpty(filter.Search))
         {
-            sql.Append(" and s.series_key ilike @pattern");
+            seriesFilter.Append(" and s.series_key ilike @pattern");
             parameters.Add("pattern", "%" + EscapeLike(filter.Search) + "%");
         }
         if (!string.IsNullOrEmpty(filter.SeriesKey))
         {
-            sql.Append(" and s.series_key = @seriesKey");
+            seriesFilter.Append(" and s.series_key = @seriesKey");
             parameters.Add("seriesKey", filter.SeriesKey);
+        }
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (seriesFilter.Length > 0)
+        {
+            // Two ways to the page: walk the day's ranking and keep the rows whose series match (cheap when many series
+            // match: the page fills after ~50 × N / matches rows), or take the matching series and their flags by primary
+            // key (cheap when few match). The planner cannot tell which from a key search or a tag value (it estimates
+            // both from samples, and a wrong guess costs seconds at 2 million series), so the series are counted here,
+            // up to the point where both ways cost the same: about sqrt(page × N) series, 10,000 at 2 million.
+            int seriesFirst = await SeriesFirstLimitAsync(connection, limit, cancellationToken);
+            var seriesParameters = new DynamicParameters(parameters);
+            seriesParameters.Add("cap", seriesFirst + 1);
+            var matching = (await connection.QueryAsync<int>(new CommandDefinition(
+                $"select s.series_id from series s where true {seriesFilter} limit @cap", seriesParameters, cancellationToken: cancellationToken))).AsList();
+            if (matching.Count <= seriesFirst)
+            {
+                sql.Append(" and a.series_id = any(@seriesIds)");
+                parameters.Add("seriesIds", matching.ToArray());
+            }
+            else
+            {
+                sql.Append(seriesFilter);
+            }
         }
         if (after is AnomalyCursor cursor)
         {
@@ -163,11 +193,26 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
         sql.Append(" order by a.score desc, a.series_id desc, a.ts desc limit @take");
         parameters.Add("take", limit + 1);
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = (await connection.QueryAsync<LineRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken))).AsList();
         var items = rows.Take(limit).Select(r => r.ToLine()).ToList();
         AnomalyCursor? next = rows.Count > limit ? new AnomalyCursor(items[^1].Score, items[^1].SeriesId, items[^1].Ts) : null;
         return new AnomalyPage(items, next);
+    }
+
+    /// <summary>
+    /// Most series a filter may match for a page of <paramref name="pageSize"/> to be read from those series' flags
+    /// rather than by walking the day's ranking: sqrt(page × series), where both cost about as many index probes.
+    /// </summary>
+    private async Task<int> SeriesFirstLimitAsync(NpgsqlConnection connection, int pageSize, CancellationToken cancellationToken)
+    {
+        var (series, readAt) = _seriesEstimate;
+        if (Stopwatch.GetElapsedTime(readAt) > SeriesEstimateAge || readAt == long.MinValue)
+        {
+            series = await connection.ExecuteScalarAsync<double>(new CommandDefinition(
+                "select greatest(reltuples, 0)::float8 from pg_class where oid = 'series'::regclass", cancellationToken: cancellationToken));
+            _seriesEstimate = (series, Stopwatch.GetTimestamp());
+        }
+        return Math.Max(100, (int)Math.Sqrt((pageSize + 1) * Math.Max(series, 1)));
     }
 
     /// <summary>

@@ -198,12 +198,8 @@ internal static class BenchDashboardCommand
             throw new FileNotFoundException($"bench dashboard: the service is not built next to this tool ({dll}).");
         }
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
-        // The tool's runtime configuration and dependencies cover the service's: the CLI references the service project.
-        foreach (string argument in new[] { "exec", "--runtimeconfig", Path.Combine(AppContext.BaseDirectory, "anomalymeta.runtimeconfig.json"),
-            "--depsfile", Path.Combine(AppContext.BaseDirectory, "anomalymeta.deps.json"), dll })
-        {
-            start.ArgumentList.Add(argument);
-        }
+        // Building the CLI copies the service's runtime configuration and dependencies next to it (a referenced app).
+        start.ArgumentList.Add(dll);
         start.Environment["ConnectionStrings__Postgres"] = connectionString;
         start.Environment["ASPNETCORE_URLS"] = baseUrl.ToString();
         start.Environment["Serilog__MinimumLevel__Default"] = "Warning";

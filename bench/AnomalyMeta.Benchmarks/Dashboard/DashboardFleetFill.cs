@@ -86,8 +86,8 @@ public static class DashboardFleetFill
         }
         long runSeries = await connection.ExecuteAsync(new CommandDefinition(
             """
-            insert into run_series (run_id, series_id, status, detail, points_scored, anomaly_count)
-            select (select run_id from run where as_of = @lastDay and kind = 'nightly'), i,
+            insert into run_series (run_id, series_id, as_of, status, detail, points_scored, anomaly_count)
+            select (select run_id from run where as_of = @lastDay and kind = 'nightly'), i, @lastDay,
                    case when i % 100 = 7 then 'no_data' when i % 200 = 11 then 'too_short' else 'scored' end,
                    null, 24, 0
             from generate_series(1, @seriesCount) i

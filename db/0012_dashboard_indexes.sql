@@ -1,8 +1,9 @@
 -- The operators' surfaces (the dashboard at /, GET /api/anomalies..., Grafana) read a day's flags ranked by score,
 -- filtered by the series' cluster, tags and key, and counted per tag value. These are the indexes, the view and the
 -- summaries made for those reads. DbUp runs this inside a transaction, where each build blocks writes to its table:
--- on a database that already holds months of flags, build the indexes first by hand with CREATE INDEX CONCURRENTLY
--- (same names); these statements are then no-ops.
+-- on a database that already holds months of flags, build the indexes first by hand (on each monthly partition of
+-- anomaly with CREATE INDEX CONCURRENTLY, then the parent index ON ONLY anomaly and ATTACH PARTITION; same names):
+-- these statements are then no-ops.
 
 -- Keyset paging of a day's anomalies by score: (score, series_id, ts) all descending is a total order, so the next
 -- page starts strictly after the last row with one row comparison the index can seek to. It serves everything the

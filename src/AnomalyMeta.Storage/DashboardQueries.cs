@@ -366,12 +366,15 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
             live.Contains(r.RunId)));
     }
 
-    /// <summary>The newest scoring date of any run, or null when nothing ran yet: the day a dashboard opens on.</summary>
+    /// <summary>
+    /// The newest scoring date of a run that succeeded, or null when none did: the day a dashboard opens on (a rescore
+    /// queued for a later date, or a run that failed, has no flags to show).
+    /// </summary>
     public async Task<DateOnly?> LatestDayAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var latest = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
-            "select max(as_of) from run", cancellationToken: cancellationToken));
+            "select max(as_of) from run where status = 'succeeded'", cancellationToken: cancellationToken));
         return latest is DateTime day ? DateOnly.FromDateTime(day) : null;
     }
 

@@ -34,8 +34,7 @@ public sealed class AnomaliesApiTests(ScoredFleetFixture fleet) : IAsyncLifetime
         int pages = 0;
         do
         {
-            // No date: the newest run's day, the scoring day.
-            var page = await client.GetFromJsonAsync<JsonElement>($"/api/anomalies?limit=7{(after is null ? "" : $"&after={Uri.EscapeDataString(after)}")}");
+            var page = await client.GetFromJsonAsync<JsonElement>($"/api/anomalies?date=2026-11-22&limit=7{(after is null ? "" : $"&after={Uri.EscapeDataString(after)}")}");
             Assert.Equal("2026-11-22", page.GetProperty("date").GetString());
             var items = page.GetProperty("items").EnumerateArray().ToList();
             Assert.InRange(items.Count, 1, 7);
@@ -47,6 +46,11 @@ public sealed class AnomaliesApiTests(ScoredFleetFixture fleet) : IAsyncLifetime
 
         Assert.Equal(expected, seen);
         Assert.Equal((expected.Count + 6) / 7, pages);
+        // No date: the newest day of a succeeded run (other tests of the collection may add runs of later days).
+        await using var connection = await fleet.DataSource.OpenConnectionAsync();
+        var newest = await connection.ExecuteScalarAsync<DateTime>("select max(as_of) from run where status = 'succeeded'");
+        Assert.Equal(newest.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+            (await client.GetFromJsonAsync<JsonElement>("/api/anomalies?limit=1")).GetProperty("date").GetString());
     }
 
     [Fact]
@@ -121,10 +125,11 @@ public sealed class AnomaliesApiTests(ScoredFleetFixture fleet) : IAsyncLifetime
         using var client = _service.CreateClient();
         await using var connection = await fleet.DataSource.OpenConnectionAsync();
         var expected = (await connection.QueryAsync<DateTime>(
-            "select a.ts from anomaly a join series s using (series_id) where s.series_key = @key order by a.ts desc", new { key }))
+            "select a.ts from anomaly a join series s using (series_id) where s.series_key = @key and a.as_of <= @day order by a.ts desc",
+            new { key, day = ScoredFleetFixture.ScoringDay }))
             .Select(t => DateTime.SpecifyKind(t, DateTimeKind.Utc)).ToList();
 
-        var history = await client.GetFromJsonAsync<JsonElement>($"/api/series/{Uri.EscapeDataString(key)}/anomalies?days=30");
+        var history = await client.GetFromJsonAsync<JsonElement>($"/api/series/{Uri.EscapeDataString(key)}/anomalies?to=2026-11-22&days=30");
 
         Assert.Equal("2026-11-22", history.GetProperty("to").GetString());
         Assert.Equal(expected, history.GetProperty("flags").EnumerateArray().Select(f => f.GetProperty("ts").GetDateTime().ToUniversalTime()).ToList());

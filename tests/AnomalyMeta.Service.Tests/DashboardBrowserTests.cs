@@ -59,7 +59,7 @@ public sealed class DashboardBrowserTests(ScoredFleetFixture fleet, ITestOutputH
         var errors = new List<string>();
         page.PageError += (_, error) => errors.Add(error);
 
-        await ActAsync(page, () => page.GotoAsync(_baseUrl + "/"));
+        await ActAsync(page, () => page.GotoAsync(_baseUrl + "/#/?date=2026-11-22"));
 
         // The day's list: the scoring day, highest score first, as the anomaly table ranks it.
         var ranked = await DashboardFleet.RankedAsync(fleet);
@@ -96,7 +96,7 @@ public sealed class DashboardBrowserTests(ScoredFleetFixture fleet, ITestOutputH
         Assert.Equal(ofSeries.Count, await rows.CountAsync());
         Assert.All(await page.Locator("#anomalies tbody tr td:nth-child(2)").AllInnerTextsAsync(), key => Assert.Equal(flagged, key));
         Directory.CreateDirectory(ArtifactsDirectory);
-        await ActAsync(page, () => page.GotoAsync(_baseUrl + "/"));
+        await ActAsync(page, () => page.GotoAsync(_baseUrl + "/#/?date=2026-11-22"));
         string listShot = Path.Combine(ArtifactsDirectory, "dashboard.png");
         await page.ScreenshotAsync(new() { Path = listShot, FullPage = true });
 

@@ -58,14 +58,14 @@ public static class AnomaliesApi
         var anomalies = app.MapGroup("/api/anomalies").WithTags("Anomalies");
         anomalies.MapGet("", ListAsync)
             .WithSummary("A day's anomalies, highest score first, with filters and keyset paging")
-            .WithDescription("date: yyyy-MM-dd (default: the newest run's day). cluster: the series' current cluster. tag: key=value, repeatable (all must match). "
+            .WithDescription("date: yyyy-MM-dd (default: the newest day of a succeeded run). cluster: the series' current cluster. tag: key=value, repeatable (all must match). "
                 + "minScore: 0 to 1. q: part of the series key (case-insensitive). series: one series key. limit: 1 to 500 (default 50). after: the previous page's 'next'.");
         anomalies.MapGet("/tags", TagsAsync)
             .WithSummary("A day's anomalies counted per tag value (drill-down)")
-            .WithDescription("date: yyyy-MM-dd (default: the newest run's day). key: one tag key (default: every key).");
+            .WithDescription("date: yyyy-MM-dd (default: the newest day of a succeeded run). key: one tag key (default: every key).");
         app.MapGet("/api/series/{key}/anomalies", SeriesAsync).WithTags("Anomalies")
             .WithSummary("A series' anomalies over the scoring days before 'to', newest first")
-            .WithDescription("to: yyyy-MM-dd (default: the newest run's day). days: 1 to 90 (default 30). A key holding '/' is sent as %2F.");
+            .WithDescription("to: yyyy-MM-dd (default: the newest day of a succeeded run). days: 1 to 90 (default 30). A key holding '/' is sent as %2F.");
         app.MapGet("/api/runs/statuses", RunStatusesAsync).WithTags("Runs")
             .WithSummary("The newest runs with their series per status (run_series grouped by status)");
         return app;
@@ -167,7 +167,7 @@ public static class AnomaliesApi
         return TypedResults.Ok(lines);
     }
 
-    /// <summary>The day asked for, or the newest run's day when none is given (null when nothing ran yet), or a 400.</summary>
+    /// <summary>The day asked for, or the newest day of a succeeded run when none is given (null when none), or a 400.</summary>
     private static async Task<(DateOnly? Day, ProblemHttpResult? Problem)> DayAsync(string? date, DashboardQueries queries, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(date))

@@ -14,7 +14,7 @@ drop index if exists anomaly_as_of_score;
 -- Filters on the series side. A common tag or cluster is cheapest found by walking the day's ranking and checking
 -- each row's series; a rare one (a tag value held by a few hundred series, a series-key search) is cheapest from the
 -- series it names, then its flags by primary key. These indexes give the planner that second path.
-create index if not exists series_tags on series using gin (tags jsonb_path_ops);
+-- series_tags (gin, jsonb_path_ops) on series.tags comes with 0012_tags_feedback_mutes.
 create extension if not exists pg_trgm;
 create index if not exists series_key_trgm on series using gin (series_key gin_trgm_ops);
 

@@ -97,7 +97,7 @@ public sealed record SeriesAnomalies(string SeriesKey, DateOnly From, DateOnly T
 /// <summary>
 /// What the dashboard, the JSON API and scripts read: a day's flags ranked by score with filters and keyset paging,
 /// counts per tag value, a series' flags across days, and runs' counts per status. Each query has the index or
-/// summary made for it in <c>db/0015_dashboard_indexes.sql</c>.
+/// summary made for it in <c>db/0016_dashboard_indexes.sql</c>.
 /// </summary>
 public sealed class DashboardQueries(NpgsqlDataSource dataSource)
 {

@@ -18,7 +18,7 @@ public sealed class ClusterTests
         try
         {
             var result = await CliProcess.RunAsync("bench", "scale", "--series", "1500", "--days", "15", "--iterations", "10",
-                "--instances", "2", "--shards", "6", "--kill-one", "--database", database, "--json", json);
+                "--instances", "2", "--shards", "6", "--batch-size", "10", "--kill-one", "--database", database, "--json", json);
 
             Assert.True(result.ExitCode == 0, result.Output + result.Error);
             using var figures = JsonDocument.Parse(await File.ReadAllTextAsync(json));

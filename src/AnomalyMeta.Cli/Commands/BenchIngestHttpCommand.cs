@@ -66,7 +66,7 @@ internal static class BenchIngestHttpCommand
         double postgresCpu = 0;
         var serverCpuPerRequest = new List<double>();
         double parseOnly = await ParseOnlyPointsPerCpuSecondAsync(seriesCount, format == "ndjson", cancellationToken);
-        await using (var service = ServiceInstances.Start(1, target.ConnectionString, 1, logs, $"http://127.0.0.1:{port}"))
+        await using (var service = ServiceInstances.Start(1, target.ConnectionString, 1, logs, url: $"http://127.0.0.1:{port}"))
         {
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(30) };
             await WaitLiveAsync(client, service, logs, cancellationToken);

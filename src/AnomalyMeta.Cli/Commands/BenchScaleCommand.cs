@@ -36,21 +36,23 @@ internal static class BenchScaleCommand
             DefaultValueFactory = _ => 1,
         };
         var shards = new Option<int>("--shards") { Description = "Shards of the run when --instances is above 1.", DefaultValueFactory = _ => 16 };
+        var batchSize = new Option<int?>("--batch-size") { Description = "Series per batch in the service instances (default: theirs, 4,096); small batches make a shard many commits long." };
         var killOne = new Option<bool>("--kill-one") { Description = "SIGKILL one service instance once it is scoring a shard (needs --instances 2 or more)." };
         var iterations = new Option<int>("--iterations") { Description = "Meta-training iterations per cluster.", DefaultValueFactory = _ => 100 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the figures as JSON to this file." };
         var database = new Option<string?>("--database") { Description = "Throwaway database to create and drop (default: the configured one's name + _scale)." };
         var command = new Command("scale", "Generate, ingest, cluster, train and score N series; check exactly-once; time every phase.")
         {
-            series, days, instances, shards, killOne, iterations, json, database,
+            series, days, instances, shards, killOne, iterations, json, database, batchSize,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(series), parse.GetValue(days), parse.GetValue(instances),
-            parse.GetValue(shards), parse.GetValue(killOne), parse.GetValue(iterations), parse.GetValue(json), parse.GetValue(database), cancellationToken));
+            parse.GetValue(shards), parse.GetValue(killOne), parse.GetValue(iterations), parse.GetValue(json), parse.GetValue(database),
+            parse.GetValue(batchSize), cancellationToken));
         return command;
     }
 
     private static async Task<int> RunAsync(int seriesCount, int days, int instances, int shardCount, bool killOne, int iterations, FileInfo? json,
-        string? database, CancellationToken cancellationToken)
+        string? database, int? batchSize, CancellationToken cancellationToken)
     {
         if (seriesCount < 100 || days < 14 || iterations < 1)
         {
@@ -101,7 +103,7 @@ internal static class BenchScaleCommand
         }
         else
         {
-            cluster = await ScoreOnClusterAsync(services, target.ConnectionString, request, instances, shardCount, killOne, cancellationToken);
+            cluster = await ScoreOnClusterAsync(services, target.ConnectionString, request, instances, shardCount, killOne, batchSize, cancellationToken);
         }
         var run = (await services.GetRequiredService<RunLedger>().GetAsync(summary?.RunId ?? cluster!.RunId, cancellationToken))!;
         Phase("score", run.SeriesScored + run.SeriesSkipped);
@@ -211,10 +213,10 @@ internal static class BenchScaleCommand
     /// first running shard once the run has committed series, and waits for the run to end.
     /// </summary>
     private static async Task<Cluster> ScoreOnClusterAsync(IServiceProvider services, string connectionString, ScoringRequest request, int instances,
-        int shardCount, bool killOne, CancellationToken cancellationToken)
+        int shardCount, bool killOne, int? batchSize, CancellationToken cancellationToken)
     {
         string logs = Path.Combine(Path.GetTempPath(), $"anomalymeta-bench-scale-{Environment.ProcessId}");
-        await using var cluster = ServiceInstances.Start(instances, connectionString, shardCount, logs);
+        await using var cluster = ServiceInstances.Start(instances, connectionString, shardCount, logs, batchSize);
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
         var started = Stopwatch.StartNew();
@@ -251,8 +253,15 @@ internal static class BenchScaleCommand
             }
             if (killOne && killed is null && run is { Done: > 0 } running)
             {
+                // Mid-shard: a running shard that has committed some of its series but not all (killed between two
+                // shards, the instance would leave nothing to recover).
                 string? victim = await connection.ExecuteScalarAsync<string?>(
-                    "select instances[cardinality(instances)] from run_shard where run_id = @runId and status = 'running' order by shard limit 1",
+                    """
+                    select s.instances[cardinality(s.instances)] from run_shard s
+                    where s.run_id = @runId and s.status = 'running'
+                      and exists (select 1 from run_series rs where rs.run_id = @runId and rs.series_id between s.first_series_id and s.last_series_id)
+                    order by s.shard limit 1
+                    """,
                     new { runId = running.RunId });
                 if (victim is not null)
                 {

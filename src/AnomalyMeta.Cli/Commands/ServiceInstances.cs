@@ -28,7 +28,7 @@ internal sealed class ServiceInstances : IAsyncDisposable
     /// Starts <paramref name="count"/> instances against <paramref name="connectionString"/>; their morning cron never fires.
     /// <paramref name="url"/> is where the one instance listens when the caller talks to it (default: any free port).
     /// </summary>
-    public static ServiceInstances Start(int count, string connectionString, int shards, string logDirectory, string? url = null)
+    public static ServiceInstances Start(int count, string connectionString, int shards, string logDirectory, int? batchSize = null, string? url = null)
     {
         string service = Path.Combine(AppContext.BaseDirectory, "AnomalyMeta.Service.dll");
         if (!File.Exists(service))
@@ -51,6 +51,10 @@ internal sealed class ServiceInstances : IAsyncDisposable
             // 1 January at 06:00: the bench triggers its own run.
             start.Environment["Scheduling__Cron"] = "0 0 6 1 1 ?";
             start.Environment["Scoring__Shards"] = shards.ToString(CultureInfo.InvariantCulture);
+            if (batchSize is int size)
+            {
+                start.Environment["Scoring__BatchSize"] = size.ToString(CultureInfo.InvariantCulture);
+            }
             start.Environment["ASPNETCORE_URLS"] = url ?? "http://127.0.0.1:0";
             var process = Process.Start(start) ?? throw new InvalidOperationException($"bench scale: could not start {service}.");
             var writer = new StreamWriter(log) { AutoFlush = true };

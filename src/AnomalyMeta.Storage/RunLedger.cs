@@ -135,7 +135,7 @@ public sealed class RunLedger
     /// first call creates it; later calls return it untouched when it succeeded
     /// (<see cref="RunStartOutcome.AlreadySucceeded"/>, the caller decides to skip; unless series it found without
     /// data have data now) and otherwise set it back to running and return it as <see cref="RunStartOutcome.Resumed"/>
-    /// (continue with <see cref="CompletedSeriesAsync"/>).
+    /// (continue with <see cref="CompletedSeriesAsync(long, CancellationToken)"/>).
     /// A resumed run keeps its first started_at, trigger and counters. A rescore records <paramref name="scope"/> (null:
     /// every series); a nightly run always scores every series.
     /// </summary>
@@ -342,7 +342,14 @@ public sealed class RunLedger
     /// The series a run has committed an outcome for, whatever the status: a resumed run skips them, except series
     /// found without data whose day has arrived since.
     /// </summary>
-    public async Task<IReadOnlySet<int>> CompletedSeriesAsync(long runId, CancellationToken cancellationToken)
+    public Task<IReadOnlySet<int>> CompletedSeriesAsync(long runId, CancellationToken cancellationToken) =>
+        CompletedSeriesAsync(runId, 0, int.MaxValue, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="CompletedSeriesAsync(long, CancellationToken)"/>, for the series with <paramref name="afterSeriesId"/>
+    /// &lt; series_id &lt;= <paramref name="lastSeriesId"/>: a shard reads its own range, not the whole run's.
+    /// </summary>
+    public async Task<IReadOnlySet<int>> CompletedSeriesAsync(long runId, int afterSeriesId, int lastSeriesId, CancellationToken cancellationToken)
     {
         var completed = new HashSet<int>();
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -351,13 +358,15 @@ public sealed class RunLedger
             var command = new NpgsqlCommand(
                 """
                 select rs.series_id from run_series rs join run r using (run_id)
-                where rs.run_id = @runId
+                where rs.run_id = @runId and rs.series_id > @after and rs.series_id <= @last
                   and not (rs.status = 'no_data'
                            and exists (select 1 from observation_day o where o.series_id = rs.series_id and o.day = r.as_of))
                 """, connection);
             await using (command.ConfigureAwait(false))
             {
                 command.Parameters.Add(new NpgsqlParameter<long>("runId", runId));
+                command.Parameters.Add(new NpgsqlParameter<int>("after", afterSeriesId));
+                command.Parameters.Add(new NpgsqlParameter<int>("last", lastSeriesId));
                 var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {

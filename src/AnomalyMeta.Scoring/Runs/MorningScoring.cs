@@ -188,7 +188,7 @@ public sealed class MorningScoring(
         try
         {
             var scoringModels = await LoadModelsAsync(cancellationToken, run.ClusteringVersion);
-            var done = await ledger.CompletedSeriesAsync(runId, cancellationToken);
+            var done = await ledger.CompletedSeriesAsync(runId, taken.FirstSeriesId - 1, taken.LastSeriesId, cancellationToken);
             var request = new ScoringRequest(run.Kind == "rescore" ? RunKind.Rescore : RunKind.Nightly, run.AsOf, run.TriggeredBy, run.Reason,
                 Scope: run.Scope);
             int[]? scoped = await ScopeOfAsync(request, cancellationToken);

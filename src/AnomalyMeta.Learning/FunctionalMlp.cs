@@ -23,7 +23,7 @@ internal static class FunctionalMlp
             // its result, so the graph and its floats are unchanged with two [tasks, points, out] tensors fewer per hidden
             // layer. Meta-training at K = 168 allocates ~20 of them (656 KiB each) per iteration; glibc's posix_memalign
             // cannot reuse the exact-size hole an earlier one left, so each one fewer is fewer heap grow/trim page faults.
-            h = bmm(h, parameters[2 * l]).add_(parameters[(2 * l) + 1]);   // [tasks, points, out]
+            h = bmm(h, parameters[2 * l]).add_(parameters[(2 * l) + 1], HeldScalars.One);   // [tasks, points, out]
             if (l < layers - 1)
             {
                 h = h.relu_();
@@ -48,7 +48,7 @@ internal static class FunctionalMlp
         for (var l = 0; l < layers; l++)
         {
             activations[l] = h;
-            h = Times(h, parameters[2 * l]).add_(parameters[(2 * l) + 1]);
+            h = Times(h, parameters[2 * l]).add_(parameters[(2 * l) + 1], HeldScalars.One);
             if (l < layers - 1)
             {
                 h = h.relu_();
@@ -56,7 +56,9 @@ internal static class FunctionalMlp
         }
 
         // d(mean_k (p - y)^2)/dp = 2 (p - y) / K, per task.
-        var delta = (h - y.unsqueeze(-1)).mul_(2.0f / points);   // [tasks, points, 1]
+        using var lossScale = (2.0f / points).ToScalar();
+        using var rate = learningRate.ToScalar();
+        var delta = (h - y.unsqueeze(-1)).mul_(lossScale);   // [tasks, points, 1]
         for (var l = layers - 1; l >= 0; l--)
         {
             var input = activations[l];
@@ -73,8 +75,8 @@ internal static class FunctionalMlp
 
             if (stepSizes is null)
             {
-                parameters[2 * l].sub_(weightGradient.mul_(learningRate));
-                parameters[(2 * l) + 1].sub_(biasGradient.mul_(learningRate));
+                parameters[2 * l].sub_(weightGradient.mul_(rate));
+                parameters[(2 * l) + 1].sub_(biasGradient.mul_(rate));
             }
             else
             {

@@ -18,7 +18,7 @@ public sealed class MetaLearner : IDisposable
     private readonly Random _random;
     // Kept across Train calls: a learner trained in chunks (the global learner of bench clusters takes turns over
     // task shapes) must keep Adam's moments, or every chunk restarts from a cold optimiser.
-    private optim.Optimizer? _optimizer;
+    private MetaAdam? _optimizer;
     private bool _disposed;
 
     private MetaLearner(MetaLearnerOptions options)
@@ -98,16 +98,8 @@ public sealed class MetaLearner : IDisposable
         var queryY = new float[tasks * querySize];
 
         var trainable = AllTrainable();
-        var optimizer = _optimizer ??= optim.Adam(trainable, _options.OuterLearningRate);
-        // A cosine schedule of an earlier call left the rate at 0, and the next schedule starts from the current rate.
-        foreach (var group in optimizer.ParamGroups)
-        {
-            group.LearningRate = _options.OuterLearningRate;
-        }
-
-        var schedule = _options.Schedule == LearningRateSchedule.Cosine && iterations > 0
-            ? optim.lr_scheduler.CosineAnnealingLR(optimizer, iterations, 0)
-            : null;
+        var optimizer = _optimizer ??= new MetaAdam(trainable);
+        var cosine = _options.Schedule == LearningRateSchedule.Cosine;
 
         var blocks = Math.Max(1, Math.Min(100, iterations));
         var blockLength = Math.Max(1, iterations / blocks);
@@ -125,7 +117,7 @@ public sealed class MetaLearner : IDisposable
             {
                 var innerSteps = _options.SampleInnerSteps && _options.InnerSteps > 1 ? _random.Next(1, _options.InnerSteps + 1) : _options.InnerSteps;
                 var outer = MetaLoss(supportX, supportY, queryX, queryY, tasks, supportSize, querySize, innerSteps);
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 loss = outer.item<float>();
                 // An inner loop that blew up (e.g. Meta-SGD step sizes too large for this many steps) would turn
                 // Adam's moments into NaN for good: such a meta-batch is skipped, and counted in the report.
@@ -140,11 +132,11 @@ public sealed class MetaLearner : IDisposable
 
                     if (finite)
                     {
-                        optimizer.step();
+                        // Cosine annealing to 0 over this call (Loshchilov and Hutter 2017), restarting at each call.
+                        optimizer.Step(cosine ? _options.OuterLearningRate * (1 + Math.Cos(Math.PI * iteration / iterations)) / 2 : _options.OuterLearningRate);
                     }
                 }
 
-                schedule?.step();
                 if (!finite)
                 {
                     skipped++;
@@ -251,7 +243,7 @@ public sealed class MetaLearner : IDisposable
 
         var fast = Adapt(xs, ys, tasks, innerSteps ?? _options.InnerSteps, createGraph: _options.Algorithm != MetaAlgorithm.FirstOrderMaml);
         var predictions = FunctionalMlp.Forward(xq, fast);   // [T, Q]
-        return (predictions - yq).square().mean();
+        return (predictions - yq).pow(HeldScalars.Two).mean();
     }
 
     /// <summary>
@@ -293,11 +285,12 @@ public sealed class MetaLearner : IDisposable
     private Tensor[] Adapt(Tensor xs, Tensor ys, long tasks, int steps, bool createGraph)
     {
         var fast = FunctionalMlp.Broadcast(_parameters, tasks);
+        using var innerRate = _options.InnerLearningRate.ToScalar();
         for (var step = 0; step < steps; step++)
         {
             var predictions = FunctionalMlp.Forward(xs, fast);   // [T, K]
             // Sum over tasks of each task's mean: task t's gradient then lands in slice t of the broadcast parameters.
-            var innerLoss = (predictions - ys).square().mean([1]).sum();
+            var innerLoss = (predictions - ys).pow(HeldScalars.Two).mean([1]).sum();
             // Keep the inner step's graph: the outer loss must differentiate through the adaptation
             // (second-order MAML, Finn et al. 2017). First-order MAML treats the gradients as constants.
             var gradients = autograd.grad([innerLoss], fast, create_graph: createGraph, retain_graph: true);
@@ -306,7 +299,7 @@ public sealed class MetaLearner : IDisposable
             {
                 var g = createGraph ? gradients[i] : gradients[i].detach();
                 adapted[i] = _stepSizes is null
-                    ? fast[i] - (_options.InnerLearningRate * g)
+                    ? fast[i] - g.mul(innerRate)
                     : fast[i] - (BroadcastStepSize(_stepSizes[i]) * g);
             }
 

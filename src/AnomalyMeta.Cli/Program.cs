@@ -22,6 +22,7 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ApiKeyCommands.Create());
 root.Subcommands.Add(ModelCommands.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(LoadDemoCommand.Create());
 foreach (var command in PipelineCommands.All())
 {
     root.Subcommands.Add(command);

@@ -82,6 +82,7 @@ app.UseAuthorization();
 app.UseRateLimiter();
 app.MapRunsApi();
 app.MapModelsApi();
+app.MapJobsApi();
 app.MapFeedbackApi();
 app.MapSeriesApi();
 app.MapObservationsApi();

@@ -87,6 +87,37 @@ public sealed class ModelLifecycleTests(ScoredFleetFixture fleet) : IClassFixtur
         Assert.Contains(jobs.EnumerateArray(), job => job.GetProperty("kind").GetString() == "retrain" && job.GetProperty("status").GetString() == "succeeded");
     }
 
+    [Fact]
+    public async Task A_job_run_asked_for_over_http_runs_now_and_its_ledger_line_says_who_asked_and_why()
+    {
+        var client = _service.CreateClient();
+        string key = await _service.Services.GetRequiredService<ApiKeyStore>().CreateAsync("oncall", CancellationToken.None);
+        const string Body = """{"reason": "new feed onboarded"}""";
+
+        using var anonymous = await client.PostAsync("/api/jobs/drift-check/trigger", new StringContent(Body, Encoding.UTF8, "application/json"));
+        using var unknown = await client.SendAsync(Keyed(HttpMethod.Post, "/api/jobs/morning-scoring/trigger", key, Body));
+        using var reasonless = await client.SendAsync(Keyed(HttpMethod.Post, "/api/jobs/drift-check/trigger", key, "{}"));
+        using var accepted = await client.SendAsync(Keyed(HttpMethod.Post, "/api/jobs/drift-check/trigger", key, Body));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("recluster-and-retrain", await unknown.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, reasonless.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        string trigger = (await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("trigger").GetString()!;
+        var jobs = new JobRuns(fleet.DataSource);
+        JobRunLine? line = null;
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); line is null && waited.Elapsed < TimeSpan.FromMinutes(5); await Task.Delay(250))
+        {
+            line = (await jobs.RecentAsync(50, CancellationToken.None)).FirstOrDefault(j => j.TriggeredBy.Contains(trigger, StringComparison.Ordinal) && j.Status != "running");
+        }
+        Assert.NotNull(line);
+        Assert.Equal(("drift", "succeeded"), (line.Kind, line.Status));
+        Assert.StartsWith($"apikey:oncall: new feed onboarded via quartz:{trigger}@", line.TriggeredBy, StringComparison.Ordinal);
+        // Exactly one execution for one request.
+        Assert.Single(await jobs.RecentAsync(100, CancellationToken.None), j => j.TriggeredBy.Contains(trigger, StringComparison.Ordinal));
+    }
+
     private async Task<JobRunLine> FinishedJobAsync(string kind)
     {
         var jobs = new JobRuns(fleet.DataSource);

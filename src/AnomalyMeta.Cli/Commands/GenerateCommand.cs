@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using AnomalyMeta.Core.Synthetic;
 
 namespace AnomalyMeta.Cli.Commands;
@@ -33,22 +32,8 @@ internal static class GenerateCommand
             var generator = new SyntheticSeriesGenerator(options);
             var file = parse.GetRequiredValue(output);
             await using var writer = new StreamWriter(file.FullName);
-            await writer.WriteLineAsync("series_key,timestamp,value");
-            var first = options.FirstDay.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
-            var step = TimeSpan.FromDays(1) / options.PointsPerDay;
-            long rows = 0;
-            for (int i = 0; i < options.SeriesCount; i++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var generated = generator.Generate(i);
-                for (int t = 0; t < generated.Values.Length; t++)
-                {
-                    float value = generated.Values[t];
-                    string text = float.IsNaN(value) ? "" : value.ToString("R", CultureInfo.InvariantCulture);
-                    await writer.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{generated.Key},{first + (step * t):yyyy-MM-ddTHH:mm:ssZ},{text}"));
-                    rows++;
-                }
-            }
+            await writer.WriteLineAsync(SyntheticCsv.Header);
+            long rows = await SyntheticCsv.WriteSeriesAsync(writer, generator, 0, options.SeriesCount, cancellationToken);
             Console.WriteLine($"Wrote {rows:N0} observations of {options.SeriesCount:N0} series, {options.FirstDay:yyyy-MM-dd} to {options.ScoringDay:yyyy-MM-dd}, to {file.FullName}.");
             return 0;
         });

@@ -6,7 +6,7 @@ namespace AnomalyMeta.Service.Api;
 
 /// <summary>
 /// The model lifecycle for operators: which clustering is live and which model scores each cluster (`GET /api/models`),
-/// the maintenance jobs' ledger (`GET /api/jobs`), and, with an API key, pinning a model, rolling a cluster back to its
+/// and, with an API key, pinning a model, rolling a cluster back to its
 /// previous model, or removing a pin.
 /// </summary>
 public static class ModelsApi
@@ -26,8 +26,6 @@ public static class ModelsApi
         models.MapPost("/{modelId:int}/pin", PinAsync).RequireAuthorization().RequireRateLimiting(RunsApi.MutatingPolicy);
         models.MapPost("/rollback", RollBackAsync).RequireAuthorization().RequireRateLimiting(RunsApi.MutatingPolicy);
         models.MapDelete("/pins/{clustering:int}/{cluster:int}", UnpinAsync).RequireAuthorization().RequireRateLimiting(RunsApi.MutatingPolicy);
-        app.MapGet("/api/jobs", async (JobRuns jobs, CancellationToken cancellationToken, int limit = 50) =>
-            TypedResults.Ok(await jobs.RecentAsync(Math.Clamp(limit, 1, 500), cancellationToken)));
         return app;
     }
 
@@ -39,7 +37,7 @@ public static class ModelsApi
         {
             return invalid;
         }
-        if (ReasonProblem(body!.Reason) is string problem)
+        if (RequestReason.Problem(body!.Reason, "the pin") is string problem)
         {
             return TypedResults.Problem(problem, statusCode: 400, title: "Invalid pin request");
         }
@@ -61,7 +59,7 @@ public static class ModelsApi
         {
             return invalid;
         }
-        if ((body!.Clustering is null || body.Cluster is null ? "A rollback needs 'clustering' and 'cluster'." : ReasonProblem(body.Reason)) is string problem)
+        if ((body!.Clustering is null || body.Cluster is null ? "A rollback needs 'clustering' and 'cluster'." : RequestReason.Problem(body.Reason, "the rollback's pin")) is string problem)
         {
             return TypedResults.Problem(problem, statusCode: 400, title: "Invalid rollback request");
         }
@@ -83,10 +81,4 @@ public static class ModelsApi
         await lifecycle.UnpinAsync(clustering, cluster, cancellationToken)
             ? TypedResults.NoContent()
             : TypedResults.Problem($"Cluster {cluster} of clustering {clustering} has no pin.", statusCode: 404, title: "No such pin");
-
-    private static string? ReasonProblem(string? reason) =>
-        string.IsNullOrWhiteSpace(reason) ? "A 'reason' is required: it is kept with the pin."
-        : reason.Length > RunsApi.MaxReasonLength ? $"'reason' has {reason.Length} characters; at most {RunsApi.MaxReasonLength}."
-        : reason.Any(char.IsControl) ? "'reason' holds control characters."
-        : null;
 }

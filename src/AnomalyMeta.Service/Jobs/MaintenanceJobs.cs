@@ -79,9 +79,17 @@ public sealed class DriftCheckJob(DriftCheck drift, DriftOptions options, JobRun
 /// <summary>Records a maintenance job's execution in the job ledger: a row when it starts, its outcome when it ends.</summary>
 internal static class MaintenanceRun
 {
+    /// <summary>The job data key that carries who asked for a run on demand; the ledger's triggered_by shows it.</summary>
+    public const string RequestedByKey = "requested_by";
+
     public static async ValueTask RecordAsync<T>(JobRuns jobs, string kind, IJobExecutionContext context, Func<Task<T>> work, CancellationToken cancellationToken)
     {
-        long id = await jobs.StartAsync(kind, $"quartz:{context.Trigger.Key.Name}@{context.Scheduler.SchedulerInstanceId}", cancellationToken);
+        // A run asked for through POST /api/jobs/{job}/trigger says who asked and why, before the trigger it came by.
+        string via = $"quartz:{context.Trigger.Key.Name}@{context.Scheduler.SchedulerInstanceId}";
+        string triggeredBy = context.MergedJobDataMap.TryGetString(RequestedByKey, out string? requestedBy) && requestedBy is not null
+            ? $"{requestedBy} via {via}"
+            : via;
+        long id = await jobs.StartAsync(kind, triggeredBy, cancellationToken);
         try
         {
             var detail = await work();

@@ -105,9 +105,7 @@ public static class AnomalyMetaServices
                     ado.SchemaProvisioning = SchemaProvisioning.Validate;
                 });
             });
-            // A shard's scoring already uses every core (the adapter is parallel over series): two threads let an
-            // instance plan a run while it scores a shard, without taking more shards than it can score.
-            quartz.UseDefaultThreadPool(pool => pool.MaxConcurrency = 2);
+            quartz.UseDefaultThreadPool(pool => pool.MaxConcurrency = scheduling.MaxConcurrency);
             quartz.AddJob<PartitionMaintenanceJob>(job => job.WithIdentity(PartitionMaintenanceJob.Key).StoreDurably().RequestRecovery());
             quartz.AddTrigger(trigger => trigger
                 .ForJob(PartitionMaintenanceJob.Key)

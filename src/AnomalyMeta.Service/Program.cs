@@ -39,7 +39,6 @@ builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete
 builder.Services.AddHostedService<UnfinishedRuns>();
 builder.Services.AddProblemDetails();
 // The dashboard at / and its JSON API (read only), described at /openapi/v1.json and browsable at /scalar.
-builder.Services.AddSingleton<DashboardQueries>();
 builder.Services.AddOpenApi();
 builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 builder.Services.AddAuthentication(ApiKeyAuthentication.SchemeName)

@@ -107,6 +107,9 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
     /// <summary>Most flags of one series returned at once.</summary>
     public const int MaxSeriesFlags = 2000;
 
+    /// <summary>Flags kept per tag value and day in <c>anomaly_tag_top</c>: ten pages of 50, or one of the largest.</summary>
+    public const int TagTopDepth = 500;
+
     // The series count the planner keeps (pg_class.reltuples), read again after this long: it only sets a crossover.
     private static readonly TimeSpan SeriesEstimateAge = TimeSpan.FromMinutes(5);
 
@@ -159,6 +162,11 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
             parameters.Add("seriesKey", filter.SeriesKey);
         }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (filter.Tags is [var onlyTag] && filter.ClusterId is null && string.IsNullOrEmpty(filter.Search) && string.IsNullOrEmpty(filter.SeriesKey)
+            && await TagTopPageAsync(connection, filter.AsOf, onlyTag, filter.MinScore, after, limit, cancellationToken) is AnomalyPage fromTagTop)
+        {
+            return fromTagTop;
+        }
         if (seriesFilter.Length > 0)
         {
             // Two ways to the page: walk the day's ranking and keep the rows whose series match (cheap when many series
@@ -194,9 +202,65 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
         parameters.Add("take", limit + 1);
 
         var rows = (await connection.QueryAsync<LineRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken))).AsList();
+        return PageOf(rows, limit);
+    }
+
+    private static AnomalyPage PageOf(List<LineRow> rows, int limit)
+    {
         var items = rows.Take(limit).Select(r => r.ToLine()).ToList();
         AnomalyCursor? next = rows.Count > limit ? new AnomalyCursor(items[^1].Score, items[^1].SeriesId, items[^1].Ts) : null;
         return new AnomalyPage(items, next);
+    }
+
+    /// <summary>
+    /// A page of one tag value's flags read from the day's stored top flags of that value (<c>anomaly_tag_top</c>, made
+    /// with the counts per tag value): its rows by index, then each row's flag and series by primary key. Null when the
+    /// stored list ends before the page does and does not hold all of the value's flags: the caller walks the ranking.
+    /// </summary>
+    private static async Task<AnomalyPage?> TagTopPageAsync(NpgsqlConnection connection, DateOnly asOf, KeyValuePair<string, string> tag, float? minScore,
+        AnomalyCursor? after, int limit, CancellationToken cancellationToken)
+    {
+        // Rows come only while the day's stored summary is current (checked in the same statement, one round trip);
+        // no row means it is stale, or the value has no flag that day: then the summary is made sure of and read again.
+        var sql = new StringBuilder(
+            $"""
+            select {LineColumns}
+            from anomaly_tag_top t
+            join anomaly a on a.as_of = t.as_of and a.series_id = t.series_id and a.ts = t.ts
+            join series s on s.series_id = t.series_id
+            where t.as_of = @asOf and t.tag_key = @key and t.tag_value = @value
+              and (select run_stamp from anomaly_tag_count_day where as_of = @asOf) = {RunStampSql}
+            """);
+        var parameters = new DynamicParameters(new { asOf, key = tag.Key, value = tag.Value, take = limit + 1 });
+        if (minScore is float min)
+        {
+            sql.Append(" and t.score >= @minScore");
+            parameters.Add("minScore", min);
+        }
+        if (after is AnomalyCursor cursor)
+        {
+            sql.Append(" and (t.score, t.series_id, t.ts) < (@afterScore, @afterSeries, @afterTs)");
+            parameters.Add("afterScore", cursor.Score);
+            parameters.Add("afterSeries", cursor.SeriesId);
+            parameters.Add("afterTs", cursor.Ts);
+        }
+        sql.Append(" order by t.score desc, t.series_id desc, t.ts desc limit @take");
+        var command = new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken);
+        var rows = (await connection.QueryAsync<LineRow>(command)).AsList();
+        if (rows.Count == 0)
+        {
+            await DaySummaryAsync(connection, asOf, cancellationToken);
+            rows = (await connection.QueryAsync<LineRow>(command)).AsList();
+        }
+        if (rows.Count > limit)
+        {
+            return PageOf(rows, limit);
+        }
+        // The page ended inside the stored list: it is the whole answer when the list holds every flag of the value.
+        int flags = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+            "select anomalies from anomaly_tag_count where as_of = @asOf and tag_key = @key and tag_value = @value",
+            new { asOf, key = tag.Key, value = tag.Value }, cancellationToken: cancellationToken)) ?? 0;
+        return flags <= TagTopDepth ? PageOf(rows, limit) : null;
     }
 
     /// <summary>
@@ -259,40 +323,13 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// A day's flags counted per tag value (of <paramref name="tagKey"/> only, or of every key), most flagged first.
-    /// Counted once per state of the day's runs and kept in <c>anomaly_tag_count</c>; recounted when a run of the day
-    /// has written since.
+    /// Counted once per state of the day's runs and series tags and kept in <c>anomaly_tag_count</c>; recounted when a
+    /// run of the day has written since, or a series' tags changed.
     /// </summary>
     public async Task<TagCounts> TagCountsAsync(DateOnly asOf, string? tagKey, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var stored = await StoredTagCountsAsync(connection, asOf, null, cancellationToken);
-        if (stored is null)
-        {
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            // One counter per day at a time: a second page load waits for the first count instead of repeating it.
-            await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(@space, @day)",
-                new { space = TagCountLockSpace, day = asOf.DayNumber }, transaction, cancellationToken: cancellationToken));
-            stored = await StoredTagCountsAsync(connection, asOf, transaction, cancellationToken);
-            if (stored is null)
-            {
-                await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    delete from anomaly_tag_count_day where as_of = @asOf;
-                    insert into anomaly_tag_count_day (as_of, run_stamp, anomalies, series)
-                    select @asOf, @stamp, count(*), count(distinct series_id) from anomaly where as_of = @asOf;
-                    insert into anomaly_tag_count (as_of, tag_key, tag_value, anomalies, series, max_score)
-                    select @asOf, t.key, t.value, count(*), count(distinct a.series_id), max(a.score)
-                    from anomaly a join series s using (series_id) cross join lateral jsonb_each_text(s.tags) t
-                    where a.as_of = @asOf
-                    group by t.key, t.value;
-                    """,
-                    new { asOf, stamp = await RunStampAsync(connection, asOf, transaction, cancellationToken) }, transaction,
-                    cancellationToken: cancellationToken));
-                stored = await StoredTagCountsAsync(connection, asOf, transaction, cancellationToken)
-                    ?? throw new InvalidOperationException($"The tag counts of {asOf:yyyy-MM-dd} were written and not found.");
-            }
-            await transaction.CommitAsync(cancellationToken);
-        }
+        var stored = await DaySummaryAsync(connection, asOf, cancellationToken);
         var counts = (await connection.QueryAsync<TagCount>(new CommandDefinition(
             $"""
             select tag_key as Key, tag_value as Value, anomalies as Anomalies, series as Series, max_score as MaxScore
@@ -302,6 +339,60 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
             """,
             new { asOf, tagKey }, cancellationToken: cancellationToken))).AsList();
         return stored with { Counts = counts };
+    }
+
+    /// <summary>The day's summaries made current (see below), on their own connection: for the job that makes them after a run.</summary>
+    public async Task<TagCounts> DaySummaryAsync(DateOnly asOf, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await DaySummaryAsync(connection, asOf, cancellationToken);
+    }
+
+    /// <summary>
+    /// The day's summaries as they stand for the day's runs and series tags now: its counts per tag value
+    /// (<c>anomaly_tag_count</c>) and its top flags per tag value (<c>anomaly_tag_top</c>), made again when stale.
+    /// Returns the day's totals.
+    /// </summary>
+    private static async Task<TagCounts> DaySummaryAsync(NpgsqlConnection connection, DateOnly asOf, CancellationToken cancellationToken)
+    {
+        var stored = await StoredTagCountsAsync(connection, asOf, null, cancellationToken);
+        if (stored is not null)
+        {
+            return stored;
+        }
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // One counter per day at a time: a second page load waits for the first count instead of repeating it.
+        await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(@space, @day)",
+            new { space = TagCountLockSpace, day = asOf.DayNumber }, transaction, cancellationToken: cancellationToken));
+        stored = await StoredTagCountsAsync(connection, asOf, transaction, cancellationToken);
+        if (stored is null)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                delete from anomaly_tag_count_day where as_of = @asOf;
+                insert into anomaly_tag_count_day (as_of, run_stamp, anomalies, series)
+                select @asOf, @stamp, count(*), count(distinct series_id) from anomaly where as_of = @asOf;
+                create temporary table day_tag_flags on commit drop as
+                select t.key, t.value, a.score, a.series_id, a.ts
+                from anomaly a join series s using (series_id) cross join lateral jsonb_each_text(s.tags) t
+                where a.as_of = @asOf;
+                insert into anomaly_tag_count (as_of, tag_key, tag_value, anomalies, series, max_score)
+                select @asOf, key, value, count(*), count(distinct series_id), max(score)
+                from day_tag_flags
+                group by key, value;
+                insert into anomaly_tag_top (as_of, tag_key, tag_value, score, series_id, ts)
+                select @asOf, key, value, score, series_id, ts
+                from (select *, row_number() over (partition by key, value order by score desc, series_id desc, ts desc) as rank
+                      from day_tag_flags) ranked
+                where rank <= @depth;
+                """,
+                new { asOf, stamp = await RunStampAsync(connection, asOf, transaction, cancellationToken), depth = TagTopDepth }, transaction,
+                cancellationToken: cancellationToken));
+            stored = await StoredTagCountsAsync(connection, asOf, transaction, cancellationToken)
+                ?? throw new InvalidOperationException($"The tag counts of {asOf:yyyy-MM-dd} were written and not found.");
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return stored;
     }
 
     /// <summary>The stored counts' totals of the day when they match the day's runs as they are now, else null.</summary>
@@ -317,15 +408,19 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// The state of a day's runs as far as its flags go: every run of the date with its status, committed batches and
-    /// flags written. A committed batch, a new rescore or a run ending changes it (run_as_of finds the rows).
+    /// flags written. A committed batch, a new rescore or a run ending changes it (run_as_of finds the rows), and so
+    /// does a change of any series' tags (the series_tags_version sequence, db/0017).
     /// </summary>
     private static async Task<string> RunStampAsync(NpgsqlConnection connection, DateOnly asOf, NpgsqlTransaction? transaction, CancellationToken cancellationToken) =>
-        await connection.ExecuteScalarAsync<string>(new CommandDefinition(
-            """
-            select coalesce(string_agg(concat_ws(':', run_id, status, batches_done, anomalies_written), ',' order by run_id), '')
-            from run where as_of = @asOf
-            """,
-            new { asOf }, transaction, cancellationToken: cancellationToken)) ?? "";
+        await connection.ExecuteScalarAsync<string>(new CommandDefinition($"select {RunStampSql}", new { asOf }, transaction, cancellationToken: cancellationToken)) ?? "";
+
+    // The stamp as an expression of @asOf, so a read can check its summary is current within its own statement.
+    private const string RunStampSql =
+        """
+        (select coalesce(string_agg(concat_ws(':', run_id, status, batches_done, anomalies_written), ',' order by run_id), '')
+                || ' tags:' || (select last_value from series_tags_version)
+         from run where as_of = @asOf)
+        """;
 
     /// <summary>
     /// Series per status of each run of <paramref name="runIds"/>: counted once when a run has ended and kept

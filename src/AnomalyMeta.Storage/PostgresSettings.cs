@@ -30,7 +30,8 @@ public static class PostgresSettings
 
     /// <summary>
     /// A data source for the repositories. One per process: it owns the connection pool. Without a
-    /// "Command Timeout" in the connection string, statements get <see cref="DefaultCommandTimeoutSeconds"/>.
+    /// "Command Timeout" in the connection string, statements get <see cref="DefaultCommandTimeoutSeconds"/>; without
+    /// "Max Auto Prepare", the statements a connection runs twice are prepared (up to <see cref="AutoPreparedStatements"/>).
     /// </summary>
     public static NpgsqlDataSource CreateDataSource(string connectionString)
     {
@@ -41,6 +42,17 @@ public static class PostgresSettings
         {
             builder.ConnectionStringBuilder.CommandTimeout = DefaultCommandTimeoutSeconds;
         }
+        if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase)
+            && !connectionString.Contains("AutoPrepare", StringComparison.OrdinalIgnoreCase))
+        {
+            // Statements run twice are prepared on their connection: planning a query over the monthly partitions of
+            // anomaly took longer than running it (3.3 ms against 2.4 ms for a dashboard page), on every request.
+            builder.ConnectionStringBuilder.MaxAutoPrepare = AutoPreparedStatements;
+            builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+        }
         return builder.Build();
     }
+
+    /// <summary>Statements prepared per connection when the connection string does not say (Npgsql's Max Auto Prepare).</summary>
+    public const int AutoPreparedStatements = 100;
 }

@@ -85,6 +85,49 @@ public sealed class AnomaliesApiTests(ScoredFleetFixture fleet) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_one_tag_page_comes_from_the_stored_top_flags_of_its_value_and_follows_a_change_of_tags()
+    {
+        using var client = _service.CreateClient();
+        await using var connection = await fleet.DataSource.OpenConnectionAsync();
+
+        async Task<List<string>> PagedAsync(string query)
+        {
+            var keys = new List<string>();
+            string? after = null;
+            do
+            {
+                var page = await client.GetFromJsonAsync<JsonElement>($"/api/anomalies?date=2026-11-22&limit=3&{query}{(after is null ? "" : $"&after={Uri.EscapeDataString(after)}")}");
+                keys.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("seriesKey").GetString()!));
+                after = page.GetProperty("next").GetString();
+            }
+            while (after is not null);
+            return keys;
+        }
+
+        var eu = await DashboardFleet.RankedAsync(fleet, "s.tags ->> 'region' = 'eu'");
+        var euAbove = await DashboardFleet.RankedAsync(fleet, "s.tags ->> 'region' = 'eu' and a.score >= 0.7");
+        Assert.Equal(eu.Select(e => e.Key), await PagedAsync("tag=region%3Deu"));
+        Assert.Equal(euAbove.Select(e => e.Key), await PagedAsync("tag=region%3Deu&minScore=0.7"));
+        Assert.True(await connection.ExecuteScalarAsync<int>("select count(*) from anomaly_tag_top where as_of = @day and tag_key = 'region' and tag_value = 'eu'",
+            new { day = ScoredFleetFixture.ScoringDay }) == eu.Count, "the page was not read from anomaly_tag_top");
+
+        // A flagged series moves from us to eu: the stored lists were made under the old tags and no longer hold.
+        string moved = (await DashboardFleet.RankedAsync(fleet, "s.tags ->> 'region' = 'us'"))[0].Key;
+        await connection.ExecuteAsync("update series set tags = tags || '{\"region\": \"eu\"}' where series_key = @moved", new { moved });
+        try
+        {
+            var euNow = await DashboardFleet.RankedAsync(fleet, "s.tags ->> 'region' = 'eu'");
+            Assert.Contains(moved, euNow.Select(e => e.Key));
+            Assert.Equal(euNow.Select(e => e.Key), await PagedAsync("tag=region%3Deu"));
+        }
+        finally
+        {
+            await connection.ExecuteAsync("update series set tags = tags || '{\"region\": \"us\"}' where series_key = @moved", new { moved });
+        }
+        Assert.Equal(eu.Select(e => e.Key), await PagedAsync("tag=region%3Deu"));
+    }
+
+    [Fact]
     public async Task Counts_per_tag_value_are_the_days_anomalies_grouped_and_are_counted_again_after_a_new_run_of_the_day()
     {
         using var client = _service.CreateClient();

@@ -7,8 +7,8 @@ namespace AnomalyMeta.Service.Tests;
 internal static class DashboardFleet
 {
     /// <summary>
-    /// region = eu, us or apac and tier = gold or silver by series id. Idempotent, and written before any count per tag
-    /// is asked for: stored counts follow the day's runs, not later edits of tags.
+    /// region = eu, us or apac and tier = gold or silver by series id. Idempotent (a series already tagged is not
+    /// updated, so the stored counts and top flags per tag value stay valid across the tests that call it).
     /// </summary>
     public static async Task TagAsync(ScoredFleetFixture fleet)
     {

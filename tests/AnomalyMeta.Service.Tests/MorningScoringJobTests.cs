@@ -39,10 +39,18 @@ public sealed class MorningScoringJobTests : IAsyncLifetime
         await host.StartAsync();
         var summary = await OnDemandRun.RunAsync(services.GetRequiredService<ISchedulerFactory>(),
             new ScoringRequest(RunKind.Nightly, fleet.ScoringDay, "service-test"), CancellationToken.None);
+        // The succeeded run fires the day's dashboard summary: counts per tag value, made without anyone reading them.
+        int? summarised = null;
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); summarised is null && waited.Elapsed < TimeSpan.FromMinutes(1); await Task.Delay(200))
+        {
+            await using var reader = await _database.DataSource.OpenConnectionAsync();
+            summarised = await reader.ExecuteScalarAsync<int?>("select anomalies from anomaly_tag_count_day where as_of = @day", new { day = fleet.ScoringDay });
+        }
         await host.StopAsync();
 
         Assert.True(summary.SeriesScored >= 140, $"{summary.SeriesScored} scored");
         await using var connection = await _database.DataSource.OpenConnectionAsync();
+        Assert.Equal(await connection.ExecuteScalarAsync<int>("select count(*) from anomaly where as_of = @day", new { day = fleet.ScoringDay }), summarised);
         Assert.Equal("service-test", await connection.ExecuteScalarAsync<string>("select triggered_by from run where run_id = @id", new { id = summary.RunId }));
         Assert.Equal("0 30 5 * * ?", await connection.ExecuteScalarAsync<string>(
             "select cron_expression from qrtz_cron_triggers where sched_name = 'anomalymeta' and trigger_name = 'morning'"));

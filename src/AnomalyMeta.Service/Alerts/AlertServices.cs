@@ -47,7 +47,7 @@ public static class AlertServices
         return services;
     }
 
-    /// <summary>The delivery job, fired after each succeeded run and every <see cref="AlertOptions.SweepMinutes"/>.</summary>
+    /// <summary>The delivery job, fired after each succeeded run (<see cref="AfterSucceededRuns"/>) and every <see cref="AlertOptions.SweepMinutes"/>.</summary>
     public static void AddAlertDelivery(this IQuartzBuilder quartz, IConfiguration configuration)
     {
         var options = configuration.GetSection(AlertOptions.Section).Get<AlertOptions>() ?? new AlertOptions();
@@ -61,7 +61,5 @@ public static class AlertServices
                 .RepeatForever()
                 // Passes missed while the service was down are one pass as soon as it is back, not a burst.
                 .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NowWithExistingCount)));
-        quartz.AddJobListener<AlertsAfterRuns>(
-            [Matchers.Key(MorningScoringJob.Key), GroupMatcher<JobKey>.GroupEquals(ScoringShardJob.Group)]);
     }
 }

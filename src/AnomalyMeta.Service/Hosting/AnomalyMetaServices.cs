@@ -52,6 +52,7 @@ public static class AnomalyMetaServices
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ScoringOptions>>().Value);
         services.AddSingleton<AnomalyQueries>();
         services.AddSingleton<SeriesDayQueries>();
+        services.AddSingleton<DashboardQueries>();
         services.AddSingleton(configuration.GetSection(TrainingOptions.Section).Get<TrainingOptions>() ?? new TrainingOptions());
         services.AddSingleton<MorningScoring>();
         services.AddSingleton<ClusteringStep>();
@@ -131,6 +132,9 @@ public static class AnomalyMetaServices
             quartz.AddJob<RetrainJob>(job => job.WithIdentity(RetrainJob.Key).StoreDurably().RequestRecovery());
             quartz.AddJob<DriftCheckJob>(job => job.WithIdentity(DriftCheckJob.Key).StoreDurably().RequestRecovery());
             quartz.AddJob<MorningScoringJob>(job => job.WithIdentity(MorningScoringJob.Key).StoreDurably().RequestRecovery());
+            quartz.AddJob<DashboardSummaryJob>(job => job.WithIdentity(DashboardSummaryJob.Key).StoreDurably().RequestRecovery());
+            quartz.AddJobListener<AfterSucceededRuns>(
+                [Matchers.Key(MorningScoringJob.Key), GroupMatcher<JobKey>.GroupEquals(ScoringShardJob.Group)]);
             quartz.AddTrigger(trigger => trigger
                 .ForJob(MorningScoringJob.Key)
                 .WithIdentity("morning", "anomalymeta")

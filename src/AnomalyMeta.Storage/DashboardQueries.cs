@@ -189,20 +189,28 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
                 sql.Append(seriesFilter);
             }
         }
+        AppendRankedPage(sql, parameters, "a", after, limit);
+
+        var rows = (await connection.QueryAsync<LineRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken))).AsList();
+        return PageOf(rows, limit);
+    }
+
+    /// <summary>
+    /// The page's place in the ranking (score, series id, timestamp, all descending) over the rows of <paramref name="alias"/>:
+    /// after the cursor, in that order, one row more than asked (it says whether another page exists, without counting).
+    /// </summary>
+    private static void AppendRankedPage(StringBuilder sql, DynamicParameters parameters, string alias, AnomalyCursor? after, int limit)
+    {
         if (after is AnomalyCursor cursor)
         {
             // One row comparison in the ranking's own order: the index seeks straight to the page's first row.
-            sql.Append(" and (a.score, a.series_id, a.ts) < (@afterScore, @afterSeries, @afterTs)");
+            sql.Append(CultureInfo.InvariantCulture, $" and ({alias}.score, {alias}.series_id, {alias}.ts) < (@afterScore, @afterSeries, @afterTs)");
             parameters.Add("afterScore", cursor.Score);
             parameters.Add("afterSeries", cursor.SeriesId);
             parameters.Add("afterTs", cursor.Ts);
         }
-        // One row more than asked says whether another page exists, without counting.
-        sql.Append(" order by a.score desc, a.series_id desc, a.ts desc limit @take");
+        sql.Append(CultureInfo.InvariantCulture, $" order by {alias}.score desc, {alias}.series_id desc, {alias}.ts desc limit @take");
         parameters.Add("take", limit + 1);
-
-        var rows = (await connection.QueryAsync<LineRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken))).AsList();
-        return PageOf(rows, limit);
     }
 
     private static AnomalyPage PageOf(List<LineRow> rows, int limit)
@@ -231,20 +239,13 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
             where t.as_of = @asOf and t.tag_key = @key and t.tag_value = @value
               and (select run_stamp from anomaly_tag_count_day where as_of = @asOf) = {RunStampSql}
             """);
-        var parameters = new DynamicParameters(new { asOf, key = tag.Key, value = tag.Value, take = limit + 1 });
+        var parameters = new DynamicParameters(new { asOf, key = tag.Key, value = tag.Value });
         if (minScore is float min)
         {
             sql.Append(" and t.score >= @minScore");
             parameters.Add("minScore", min);
         }
-        if (after is AnomalyCursor cursor)
-        {
-            sql.Append(" and (t.score, t.series_id, t.ts) < (@afterScore, @afterSeries, @afterTs)");
-            parameters.Add("afterScore", cursor.Score);
-            parameters.Add("afterSeries", cursor.SeriesId);
-            parameters.Add("afterTs", cursor.Ts);
-        }
-        sql.Append(" order by t.score desc, t.series_id desc, t.ts desc limit @take");
+        AppendRankedPage(sql, parameters, "t", after, limit);
         var command = new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken);
         var rows = (await connection.QueryAsync<LineRow>(command)).AsList();
         if (rows.Count == 0)

@@ -16,34 +16,20 @@ using Quartz;
 namespace AnomalyMeta.Service.Tests;
 
 /// <summary>The Prometheus scrape endpoint of the service, served in process against a throwaway database, with Quartz running.</summary>
-public sealed class MetricsTests : IAsyncLifetime
+public sealed class MetricsTests : ServiceOnThrowawayDatabase
 {
-    private readonly PostgresFixture _database = new();
-    private WebApplicationFactory<Program> _service = null!;
-
-    public async Task InitializeAsync()
-    {
-        await _database.InitializeAsync();
-        _service = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web.UseSetting("ConnectionStrings:Postgres", _database.ConnectionString));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _service.DisposeAsync();
-        await _database.DisposeAsync();
-    }
 
     [Fact]
     public async Task After_a_run_metrics_shows_its_runs_batches_series_and_anomalies_with_http_and_npgsql_metrics()
     {
         var fleet = new SyntheticFleetOptions { SeriesCount = 150, HistoryDays = 14, Seed = 7 };
-        var services = _service.Services;
+        var services = Service.Services;
         await services.GetRequiredService<SyntheticFleetIngest>().IngestAsync(new SyntheticSeriesGenerator(fleet), CancellationToken.None);
         var lastHistoryDay = fleet.ScoringDay.AddDays(-1);
         await services.GetRequiredService<ClusteringStep>().RunAsync(lastHistoryDay, fleet.HistoryDays, CancellationToken.None);
         await services.GetRequiredService<MetaTrainingStep>().TrainAsync(lastHistoryDay,
             new TrainingOptions { Iterations = 30, HistoryDays = fleet.HistoryDays, MaxSeriesPerCluster = 100 }, CancellationToken.None);
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
 
         var summary = await OnDemandRun.RunAsync(services.GetRequiredService<ISchedulerFactory>(),
             new ScoringRequest(RunKind.Nightly, fleet.ScoringDay, "metrics-test"), CancellationToken.None);
@@ -63,7 +49,7 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.True(Sum(samples, "anomalymeta_run_duration_seconds_sum", "kind=\"nightly\"", "status=\"succeeded\"") > 0);
         Assert.True(Sum(samples, "http_server_request_duration_seconds_count", "http_route=\"/api/runs/\"", "http_response_status_code=\"200\"") >= 1);
         // Npgsql's own meter, for the service's pool (named after its connection string, without the password).
-        Assert.True(Sum(samples, "db_client_operation_duration_seconds_count", $"Database={_database.DatabaseName};") >= 1);
+        Assert.True(Sum(samples, "db_client_operation_duration_seconds_count", $"Database={Database.DatabaseName};") >= 1);
     }
 
     private sealed record Sample(string Name, string Labels, double Value);

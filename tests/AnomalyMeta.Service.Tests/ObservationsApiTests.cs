@@ -20,23 +20,9 @@ namespace AnomalyMeta.Service.Tests;
 /// POST /api/observations and the staging table against a throwaway database, served in process: what they store is
 /// compared with what the CLI's <see cref="CsvIngest"/> stores from the same readings.
 /// </summary>
-public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
+public sealed class ObservationsApiTests : ServiceOnThrowawayDatabase, IDisposable
 {
-    private readonly PostgresFixture _database = new();
     private readonly string _directory = Directory.CreateTempSubdirectory("anomalymeta-http-ingest-").FullName;
-    private WebApplicationFactory<Program> _service = null!;
-
-    public async Task InitializeAsync()
-    {
-        await _database.InitializeAsync();
-        _service = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web.UseSetting("ConnectionStrings:Postgres", _database.ConnectionString));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _service.DisposeAsync();
-        await _database.DisposeAsync();
-    }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
@@ -76,8 +62,6 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
     private static string JsonLines(string prefix, IEnumerable<(string Key, string Timestamp, string Value)> rows) =>
         string.Concat(rows.Select(r => $"{{\"series_key\":\"{prefix}{r.Key}\",\"timestamp\":\"{r.Timestamp}\",\"value\":{(r.Value.Length == 0 ? "null" : r.Value)}}}\n"));
 
-    private async Task<string> KeyAsync(string name) => await _service.Services.GetRequiredService<ApiKeyStore>().CreateAsync(name, CancellationToken.None);
-
     private static HttpRequestMessage Post(string body, string contentType, string? key, string query = "")
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/observations" + (query.Length > 0 ? "?" + query : ""))
@@ -95,13 +79,13 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
     {
         string path = Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".csv");
         await File.WriteAllTextAsync(path, Csv(prefix, rows));
-        return await _service.Services.GetRequiredService<CsvIngest>().IngestAsync(path, options, CancellationToken.None);
+        return await Service.Services.GetRequiredService<CsvIngest>().IngestAsync(path, options, CancellationToken.None);
     }
 
     /// <summary>Every stored day of the series whose key starts with <paramref name="prefix"/>, by key without it.</summary>
     private async Task<SortedDictionary<string, (int Step, float[] Points)>> DaysAsync(string prefix)
     {
-        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var connection = await Database.DataSource.OpenConnectionAsync();
         var rows = await connection.QueryAsync<(string Key, int Step, DateTime Day, float[] Points)>(
             """
             select s.series_key, s.step_seconds, o.day::timestamp, o.points
@@ -118,7 +102,7 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
 
     private async Task<int> SeriesCountAsync(string prefix)
     {
-        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var connection = await Database.DataSource.OpenConnectionAsync();
         return await connection.ExecuteScalarAsync<int>("select count(*) from series where starts_with(series_key, @prefix)", new { prefix });
     }
 
@@ -131,7 +115,7 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
     [InlineData("application/x-ndjson", "aggregate=sum&time_zone=Europe/Paris")]
     public async Task Observations_posted_are_stored_exactly_as_the_cli_stores_the_same_readings(string contentType, string query)
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
         string key = await KeyAsync("feed");
         string viaHttp = Prefix("http");
         string viaCli = Prefix("cli");
@@ -177,7 +161,7 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
     public async Task A_bad_line_is_a_400_naming_its_line_and_field_and_nothing_of_the_request_is_written(
         string contentType, string body, int line, string? field, string expected)
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
         string key = await KeyAsync("feed");
         // A stored day the request would have changed: it must stay as it was.
         string before = "series_key,timestamp,value\nk,2026-11-22T01:00:00Z,5\nk,2026-11-22T02:00:00Z,5\n";
@@ -202,7 +186,7 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Posting_observations_needs_a_live_key_and_a_known_format_and_writes_nothing_otherwise()
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
         string key = await KeyAsync("feed");
         string prefix = Prefix("anon");
         string body = Csv(prefix, Readings);
@@ -225,7 +209,7 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_step_that_conflicts_with_a_registered_one_is_a_409_and_writes_nothing()
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
         string key = await KeyAsync("feed");
         string prefix = Prefix("conflict");
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Post(Csv(prefix, Readings), "text/csv", key))).StatusCode);
@@ -240,7 +224,7 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
 
     private async Task StageAsync(string prefix, IEnumerable<(string Key, string Timestamp, string Value)> rows, string batch)
     {
-        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var connection = await Database.DataSource.OpenConnectionAsync();
         foreach (var (key, timestamp, value) in rows)
         {
             // Parsed here as the CSV reads it (no zone = UTC), not by PostgreSQL in the session's time zone.
@@ -253,7 +237,7 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
 
     private async Task<long> StagedCountAsync()
     {
-        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var connection = await Database.DataSource.OpenConnectionAsync();
         return await connection.ExecuteScalarAsync<long>("select count(*) from observation_staging");
     }
 
@@ -262,7 +246,7 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
     {
         string staged = Prefix("staged");
         string viaCli = Prefix("cli");
-        var staging = _service.Services.GetRequiredService<StagingIngest>();
+        var staging = Service.Services.GetRequiredService<StagingIngest>();
         await StageAsync(staged, Readings, "load-1");
 
         var report = await staging.MergeAsync(new CsvIngestOptions(), CancellationToken.None);
@@ -293,7 +277,7 @@ public sealed class ObservationsApiTests : IAsyncLifetime, IDisposable
     public async Task A_bad_staged_row_refuses_the_merge_naming_the_row_and_everything_stays_staged()
     {
         string staged = Prefix("bad");
-        var staging = _service.Services.GetRequiredService<StagingIngest>();
+        var staging = Service.Services.GetRequiredService<StagingIngest>();
         await StageAsync(staged, Readings.Take(10), "good-load");
         await StageAsync(staged, [("hourly", "2026-11-22T03:00:00Z", "NaN")], "bad-load");
         long before = await StagedCountAsync();

@@ -12,24 +12,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace AnomalyMeta.Service.Tests;
 
 /// <summary>The service's HTTP endpoints, served in process against a throwaway database, with Quartz running.</summary>
-public sealed class RunsApiTests : IAsyncLifetime
+public sealed class RunsApiTests : ServiceOnThrowawayDatabase
 {
-    private readonly PostgresFixture _database = new();
-    private WebApplicationFactory<Program> _service = null!;
-
-    public async Task InitializeAsync()
-    {
-        await _database.InitializeAsync();
-        _service = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web.UseSetting("ConnectionStrings:Postgres", _database.ConnectionString));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _service.DisposeAsync();
-        await _database.DisposeAsync();
-    }
-
-    private async Task<string> KeyAsync(string name) => await _service.Services.GetRequiredService<ApiKeyStore>().CreateAsync(name, CancellationToken.None);
 
     private static HttpRequestMessage Rescore(string body, string? key)
     {
@@ -44,10 +28,10 @@ public sealed class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task A_rescore_needs_a_live_key_and_records_the_keys_name_as_who_asked()
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
         string key = await KeyAsync("on-call");
         string revoked = await KeyAsync("former");
-        await _service.Services.GetRequiredService<ApiKeyStore>().RevokeAsync("former", CancellationToken.None);
+        await Service.Services.GetRequiredService<ApiKeyStore>().RevokeAsync("former", CancellationToken.None);
         const string body = """{"asOf":"2026-11-22","reason":"feed fixed"}""";
 
         var anonymous = await client.SendAsync(Rescore(body, null));
@@ -63,14 +47,14 @@ public sealed class RunsApiTests : IAsyncLifetime
         long runId = run.GetProperty("runId").GetInt64();
         Assert.Equal($"/api/runs/{runId}", accepted.Headers.Location?.ToString());
         Assert.Equal("apikey:on-call", run.GetProperty("triggeredBy").GetString());
-        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var connection = await Database.DataSource.OpenConnectionAsync();
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>("select count(*) from run"));
     }
 
     [Fact]
     public async Task An_accepted_rescore_is_in_the_ledger_at_once_and_ends_failed_with_the_reason_when_nothing_is_trained()
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
         string key = await KeyAsync("on-call");
 
         var accepted = await client.SendAsync(Rescore("""{"asOf":"2026-11-22","reason":"feed fixed"}""", key));
@@ -99,7 +83,7 @@ public sealed class RunsApiTests : IAsyncLifetime
     [InlineData("not json", "not a rescore request")]
     public async Task A_bad_rescore_body_is_a_problem_details_answer_saying_what_is_wrong(string body, string expected)
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
         string key = await KeyAsync("on-call");
 
         var response = await client.SendAsync(Rescore(body, key));
@@ -107,14 +91,14 @@ public sealed class RunsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Contains(expected, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
-        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var connection = await Database.DataSource.OpenConnectionAsync();
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("select count(*) from run"));
     }
 
     [Fact]
     public async Task Oversized_bodies_and_reasons_are_refused()
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
         string key = await KeyAsync("on-call");
 
         var longReason = await client.SendAsync(Rescore($$"""{"asOf":"2026-11-22","reason":"{{new string('a', 501)}}"}""", key));
@@ -127,7 +111,7 @@ public sealed class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task Rescores_beyond_the_rate_limit_get_429()
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
         string key = await KeyAsync("loop");
 
         var statuses = new List<HttpStatusCode>();
@@ -143,7 +127,7 @@ public sealed class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task Runs_are_listed_and_an_unknown_run_is_a_404_problem()
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
 
         var list = await client.GetAsync("/api/runs");
         var missing = await client.GetAsync("/api/runs/999999");
@@ -157,7 +141,7 @@ public sealed class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task Liveness_answers_while_readiness_says_no_model_is_trained()
     {
-        using var client = _service.CreateClient();
+        using var client = Service.CreateClient();
 
         var live = await client.GetAsync("/health/live");
         var ready = await client.GetAsync("/health/ready");

@@ -176,24 +176,7 @@ public static class ObservationCsv
         }
     }
 
-    /// <summary>Where each of <see cref="Columns"/> is in the header just read; a missing one is named.</summary>
-    private static int[] HeaderIndex(CsvReader csv, string name)
-    {
-        var headers = csv.Headers;
-        if (headers.Count == 0)
-        {
-            throw new InvalidDataException($"{name}: empty file; expected the header '{string.Join(',', Columns)}'.");
-        }
-        var index = new int[Columns.Length];
-        for (int c = 0; c < Columns.Length; c++)
-        {
-            if (!csv.TryGetFieldIndex(Columns[c], out index[c]))
-            {
-                throw ObservationErrors.AtLine(name, 1, null, $"no '{Columns[c]}' column; expected the header '{string.Join(',', Columns)}', found '{string.Join(',', headers)}'.");
-            }
-        }
-        return index;
-    }
+    private static int[] HeaderIndex(CsvReader csv, string name) => CsvHeader.Index(csv, name, Columns);
 
     /// <summary>The current line checked: field count, series key, timestamp, value.</summary>
     private static (string Key, ObservationReading Reading) Row(CsvReader csv, string name, int[] index)

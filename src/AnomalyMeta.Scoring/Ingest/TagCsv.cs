@@ -34,19 +34,8 @@ public static class TagCsv
             csv.ReadHeader();
             return true;
         });
+        var index = CsvHeader.Index(csv, name, Columns);
         var headers = csv.Headers;
-        if (headers.Count == 0)
-        {
-            throw new InvalidDataException($"{name}: empty file; expected the header '{string.Join(',', Columns)}'.");
-        }
-        var index = new int[Columns.Length];
-        for (int c = 0; c < Columns.Length; c++)
-        {
-            if (!csv.TryGetFieldIndex(Columns[c], out index[c]))
-            {
-                throw new InvalidDataException($"{name} line 1: no '{Columns[c]}' column; expected the header '{string.Join(',', Columns)}', found '{string.Join(',', headers)}'.");
-            }
-        }
         var tags = new List<SeriesTag>();
         var lineOf = new Dictionary<(string SeriesKey, string Key), int>();
         while (Guarded(name, csv.Read))

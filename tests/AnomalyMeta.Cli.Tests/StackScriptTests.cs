@@ -70,6 +70,19 @@ public sealed class StackScriptTests
         }
     }
 
+    [Fact]
+    public async Task The_loader_refuses_an_address_that_is_not_http_and_gives_up_on_a_silent_service_saying_what_it_waited_for()
+    {
+        var notHttp = await CliProcess.RunAsync("load-demo", "--url", "ftp://127.0.0.1/", "--api-key", "k");
+        int silent = TwoFreePorts();   // nothing listens there
+        var nobody = await CliProcess.RunAsync("load-demo", "--url", $"http://127.0.0.1:{silent}", "--api-key", "k", "--timeout-seconds", "2");
+
+        Assert.Equal(1, notHttp.ExitCode);
+        Assert.Contains("--url 'ftp://127.0.0.1/' is not an http(s) address", notHttp.Error, StringComparison.Ordinal);
+        Assert.Equal(1, nobody.ExitCode);
+        Assert.Contains($"gave up after 2 s waiting for the service to answer /health/live at http://127.0.0.1:{silent}/", nobody.Error, StringComparison.Ordinal);
+    }
+
     private static async Task<(int ExitCode, string Output)> RunStackAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -122,6 +122,16 @@ public sealed class MorningScoringJobTests : IAsyncLifetime
         Assert.Contains("Scheduling:Cron", error.Message);
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("65")]
+    public void A_thread_count_out_of_range_is_refused_at_start_with_the_setting_named(string threads)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => BuildHost(("Scheduling:MaxConcurrency", threads)));
+
+        Assert.Contains($"Scheduling:MaxConcurrency must be in 1..64, found {threads}", error.Message);
+    }
+
     private IHost BuildHost(params (string Key, string Value)[] settings)
     {
         var builder = Host.CreateApplicationBuilder();

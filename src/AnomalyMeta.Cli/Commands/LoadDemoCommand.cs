@@ -31,7 +31,7 @@ internal static class LoadDemoCommand
         var days = new Option<int>("--days") { Description = "Days of history before the scoring day.", DefaultValueFactory = _ => 22 };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 42 };
         var perRequest = new Option<int>("--series-per-request") { Description = "Series sent in one POST (all their days; one transaction each).", DefaultValueFactory = _ => 500 };
-        var timeout = new Option<int>("--timeout-minutes") { Description = "Give up when the service is not live, trained or done scoring within this.", DefaultValueFactory = _ => 30 };
+        var timeout = new Option<int>("--timeout-seconds") { Description = "Give up when the service is not live, trained and done scoring within this.", DefaultValueFactory = _ => 1800 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the outcome as JSON to this file." };
         var command = new Command("load-demo",
             "The compose stack's one-shot loader: send a generated fleet to a running service over HTTP, have it cluster and train now, score the last day, and print what the dashboard shows.")
@@ -45,8 +45,9 @@ internal static class LoadDemoCommand
             {
                 throw new ArgumentException($"load-demo: --series ({seriesCount}), --days ({dayCount}) and --series-per-request ({block}) must be at least 1.");
             }
+            int seconds = parse.GetValue(timeout);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(TimeSpan.FromMinutes(parse.GetValue(timeout)));
+            deadline.CancelAfter(TimeSpan.FromSeconds(seconds));
             var fleet = new SyntheticFleetOptions
             {
                 SeriesCount = seriesCount,
@@ -59,7 +60,16 @@ internal static class LoadDemoCommand
             {
                 throw new ArgumentException($"load-demo: --url '{address}' is not an http(s) address such as http://127.0.0.1:8080.");
             }
-            var outcome = await LoadAsync(baseAddress, parse.GetValue(apiKey), fleet, block, deadline.Token);
+            var stage = new Stage();
+            Outcome outcome;
+            try
+            {
+                outcome = await LoadAsync(baseAddress, parse.GetValue(apiKey), fleet, block, stage, deadline.Token);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new InvalidOperationException($"load-demo: gave up after {seconds} s {stage.Now} at {baseAddress} (see the service's log).");
+            }
             Console.WriteLine(outcome.Table());
             if (parse.GetValue(json) is FileInfo file)
             {
@@ -91,11 +101,18 @@ internal static class LoadDemoCommand
                 $"| {Series} | {RowsSent} | {IngestRequests} | {RetrainJobRun} | {RunId} | {AsOf:yyyy-MM-dd} | {RunStatus} | {SeriesScored} | {AnomaliesWritten} | {Seconds:F1} |"));
     }
 
-    private static async Task<Outcome> LoadAsync(Uri url, string? givenKey, SyntheticFleetOptions fleet, int block, CancellationToken cancellationToken)
+    /// <summary>What the loader is waiting for, for the message when it gives up.</summary>
+    private sealed class Stage
+    {
+        public string Now { get; set; } = "waiting for the service to answer /health/live";
+    }
+
+    private static async Task<Outcome> LoadAsync(Uri url, string? givenKey, SyntheticFleetOptions fleet, int block, Stage stage, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         using var client = new HttpClient { BaseAddress = url, Timeout = Timeout.InfiniteTimeSpan };
         await WaitLiveAsync(client, cancellationToken);
+        stage.Now = "sending the observations";
         string key = givenKey ?? (Environment.GetEnvironmentVariable("ANOMALYMETA_API_KEY") is { Length: > 0 } fromEnvironment
             ? fromEnvironment
             : await NewKeyAsync(cancellationToken));
@@ -123,6 +140,7 @@ internal static class LoadDemoCommand
             trigger = answer.RootElement.GetProperty("trigger").GetString()!;
         }
         Console.Error.WriteLine($"load-demo: re-clustering and training (trigger {trigger})");
+        stage.Now = $"waiting for the re-clustering and training (trigger {trigger})";
         var (jobRunId, detail) = await WaitForJobAsync(client, trigger, cancellationToken);
 
         // 3. The last day scored, as an on-call engineer would rescore it.
@@ -134,6 +152,7 @@ internal static class LoadDemoCommand
             runId = answer.RootElement.GetProperty("runId").GetInt64();
         }
         Console.Error.WriteLine($"load-demo: scoring {fleet.ScoringDay:yyyy-MM-dd} (run {runId})");
+        stage.Now = $"waiting for run {runId} to score {fleet.ScoringDay:yyyy-MM-dd}";
         using var run = await WaitForRunAsync(client, runId, cancellationToken);
         var line = run.RootElement;
         string status = line.GetProperty("status").GetString()!;

@@ -115,6 +115,21 @@ public sealed class MorningScoringJobTests : IAsyncLifetime
     }
 
     [Fact]
+    public void The_maintenance_jobs_last_night_is_the_morning_runs_night_in_the_schedule_time_zone()
+    {
+        // 20:45 UTC on the 29th is 05:45 on the 30th in Tokyo, when the assignment runs before that morning's run.
+        var clock = new FixedClock(new DateTimeOffset(2026, 11, 29, 20, 45, 0, TimeSpan.Zero));
+
+        Assert.Equal(new DateOnly(2026, 11, 29), new MorningScheduleOptions { TimeZone = "Asia/Tokyo" }.LastNight(clock));
+        Assert.Equal(new DateOnly(2026, 11, 28), new MorningScheduleOptions().LastNight(clock));
+    }
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
+    [Fact]
     public void An_invalid_cron_expression_is_refused_at_start_with_the_setting_named()
     {
         var error = Assert.Throws<InvalidOperationException>(() => BuildHost(("Scheduling:Cron", "every morning")));

@@ -12,14 +12,14 @@ namespace AnomalyMeta.Service.Jobs;
 /// they are scored by a cluster model as soon as their history allows (until then the generic model of their step).
 /// </summary>
 [DisallowConcurrentExecution]
-public sealed class AssignNewSeriesJob(ClusteringStep clustering, JobRuns jobs, TrainingOptions training, TimeProvider clock) : IJob
+public sealed class AssignNewSeriesJob(ClusteringStep clustering, JobRuns jobs, TrainingOptions training, TimeProvider clock, MorningScheduleOptions schedule) : IJob
 {
     public static readonly JobKey Key = new("assign-new-series", "anomalymeta");
 
     public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken) =>
         MaintenanceRun.RecordAsync(jobs, "assign", context, async () =>
         {
-            var yesterday = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime).AddDays(-1);
+            var yesterday = schedule.LastNight(clock);
             int assigned = await clustering.AssignNewAsync(yesterday, training.HistoryDays, cancellationToken);
             return new { assigned, last_day = yesterday };
         }, cancellationToken);
@@ -31,14 +31,14 @@ public sealed class AssignNewSeriesJob(ClusteringStep clustering, JobRuns jobs, 
 /// stopped half-way leaves the previous one scoring.
 /// </summary>
 [DisallowConcurrentExecution]
-public sealed class RetrainJob(ClusteringStep clustering, MetaTrainingStep trainingStep, JobRuns jobs, TrainingOptions training, TimeProvider clock) : IJob
+public sealed class RetrainJob(ClusteringStep clustering, MetaTrainingStep trainingStep, JobRuns jobs, TrainingOptions training, TimeProvider clock, MorningScheduleOptions schedule) : IJob
 {
     public static readonly JobKey Key = new("recluster-and-retrain", "anomalymeta");
 
     public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken) =>
         MaintenanceRun.RecordAsync(jobs, "retrain", context, async () =>
         {
-            var yesterday = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime).AddDays(-1);
+            var yesterday = schedule.LastNight(clock);
             var clustered = await clustering.RunAsync(yesterday, training.HistoryDays, cancellationToken);
             var trained = await trainingStep.TrainAsync(yesterday, training, cancellationToken);
             return new
@@ -58,14 +58,14 @@ public sealed class RetrainJob(ClusteringStep clustering, MetaTrainingStep train
 /// a cluster past the ratio is retrained early (the reasons are in the job ledger's detail and the log).
 /// </summary>
 [DisallowConcurrentExecution]
-public sealed class DriftCheckJob(DriftCheck drift, DriftOptions options, JobRuns jobs, TrainingOptions training, TimeProvider clock) : IJob
+public sealed class DriftCheckJob(DriftCheck drift, DriftOptions options, JobRuns jobs, TrainingOptions training, TimeProvider clock, MorningScheduleOptions schedule) : IJob
 {
     public static readonly JobKey Key = new("drift-check", "anomalymeta");
 
     public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken) =>
         MaintenanceRun.RecordAsync(jobs, "drift", context, async () =>
         {
-            var yesterday = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime).AddDays(-1);
+            var yesterday = schedule.LastNight(clock);
             var report = await drift.RunAsync(yesterday, options, training, cancellationToken);
             return new
             {

@@ -54,6 +54,12 @@ public sealed class MorningScheduleOptions
     /// <summary>The time zone of <see cref="TimeZone"/>.</summary>
     public TimeZoneInfo Zone => TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
 
+    /// <summary>
+    /// The last night, as the morning run counts it: the day before today in <see cref="Zone"/>. The maintenance jobs
+    /// work up to it (in UTC, a job at 05:45 in Tokyo worked on the night before the one the morning run scores).
+    /// </summary>
+    public DateOnly LastNight(TimeProvider clock) => MorningScoringJob.NightlyDate(clock.GetUtcNow(), Zone);
+
     public void Validate()
     {
         if (!CronExpression.TryParse(Cron, out _))

@@ -61,12 +61,16 @@ internal static class BenchDashboardCommand
             Console.Error.WriteLine($"bench dashboard: reusing {target.Database} ({fill.Anomalies:N0} flags)");
         }
 
-        int port = FreePort();
+        int port = ServiceInstances.FreePort();
         var baseUrl = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
-        using var service = StartService(target.ConnectionString, baseUrl);
+        // The service as it runs in production, in a process of its own (its own GC and thread pool, not this tool's),
+        // its logs at Warning so that the load measures queries.
+        string logs = Path.Combine(Path.GetTempPath(), $"anomalymeta-bench-dashboard-{Environment.ProcessId}");
+        var service = ServiceInstances.Start(1, target.ConnectionString, 1, logs, url: baseUrl.ToString(),
+            settings: new Dictionary<string, string> { ["Serilog__MinimumLevel__Default"] = "Warning" });
         try
         {
-            await WaitLiveAsync(service, baseUrl, cancellationToken);
+            await service.WaitLiveAsync(baseUrl, TimeSpan.FromSeconds(90), logs, cancellationToken);
             using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromMinutes(10) };
 
             // The counts per tag are made once per state of a day's runs, on the first request: timed here, then the
@@ -148,7 +152,7 @@ internal static class BenchDashboardCommand
         }
         finally
         {
-            Stop(service);
+            await service.DisposeAsync();
             if (!keep)
             {
                 await ThrowawayDatabase.DropAsync(target, CancellationToken.None);
@@ -179,77 +183,6 @@ internal static class BenchDashboardCommand
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>
-    /// The service as it runs in production, in a process of its own (its own GC and thread pool, not this tool's):
-    /// the AnomalyMeta.Service.dll built next to this tool, its logs at Warning so that the load measures queries.
-    /// </summary>
-    private static Process StartService(string connectionString, Uri baseUrl)
-    {
-        string dll = Path.Combine(AppContext.BaseDirectory, "AnomalyMeta.Service.dll");
-        if (!File.Exists(dll))
-        {
-            throw new FileNotFoundException($"bench dashboard: the service is not built next to this tool ({dll}).");
-        }
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
-        // Building the CLI copies the service's runtime configuration and dependencies next to it (a referenced app).
-        start.ArgumentList.Add(dll);
-        start.Environment["ConnectionStrings__Postgres"] = connectionString;
-        start.Environment["ASPNETCORE_URLS"] = baseUrl.ToString();
-        start.Environment["Serilog__MinimumLevel__Default"] = "Warning";
-        // The morning job must not start on the benchmark's database: a date that never comes.
-        start.Environment["Scheduling__Cron"] = "0 0 0 1 1 ? 2099";
-        var process = Process.Start(start) ?? throw new InvalidOperationException("bench dashboard: the service did not start.");
-        // Drain its output so that a full pipe never blocks it.
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                Console.Error.WriteLine($"service: {e.Data}");
-            }
-        };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static async Task WaitLiveAsync(Process service, Uri baseUrl, CancellationToken cancellationToken)
-    {
-        using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(90))
-        {
-            if (service.HasExited)
-            {
-                throw new InvalidOperationException($"bench dashboard: the service exited with code {service.ExitCode} before answering.");
-            }
-            try
-            {
-                if ((await http.GetAsync(new Uri("/health/live", UriKind.Relative), cancellationToken)).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Starting slowly.
-            }
-            await Task.Delay(250, cancellationToken);
-        }
-        throw new TimeoutException("bench dashboard: the service did not answer /health/live within 90 s.");
-    }
-
     private static async Task<double> TimeGetAsync(HttpClient http, string path, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
@@ -257,14 +190,5 @@ internal static class BenchDashboardCommand
         response.EnsureSuccessStatusCode();
         await response.Content.ReadAsByteArrayAsync(cancellationToken);
         return clock.Elapsed.TotalMilliseconds;
-    }
-
-    private static void Stop(Process service)
-    {
-        if (!service.HasExited)
-        {
-            service.Kill(entireProcessTree: true);
-            service.WaitForExit(10_000);
-        }
     }
 }

@@ -56,7 +56,7 @@ internal static class BenchIngestHttpCommand
         {
             key = await host.Services.GetRequiredService<ApiKeyStore>().CreateAsync("bench", cancellationToken);
         }
-        int port = FreePort();
+        int port = ServiceInstances.FreePort();
         string logs = Path.Combine(Path.GetTempPath(), $"anomalymeta-bench-ingest-http-{Environment.ProcessId}");
         var requests = new List<(double Seconds, long Points, string Answer)>();
         double seconds;
@@ -69,7 +69,7 @@ internal static class BenchIngestHttpCommand
         await using (var service = ServiceInstances.Start(1, target.ConnectionString, 1, logs, url: $"http://127.0.0.1:{port}"))
         {
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(30) };
-            await WaitLiveAsync(client, service, logs, cancellationToken);
+            await service.WaitLiveAsync(client.BaseAddress!, TimeSpan.FromMinutes(1), logs, cancellationToken);
             using var sampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             // The server's VmHWM is read from /proc while the requests run: it has no endpoint for it.
             var sampler = Task.Run(async () =>
@@ -261,39 +261,6 @@ internal static class BenchIngestHttpCommand
     }
 
     /// <summary>A port nobody listens on now; the service binds it a moment later (a race a benchmark can live with).</summary>
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static async Task WaitLiveAsync(HttpClient client, ServiceInstances service, string logs, CancellationToken cancellationToken)
-    {
-        var started = Stopwatch.StartNew();
-        while (true)
-        {
-            service.Sample();
-            try
-            {
-                using var live = await client.GetAsync("/health/live", cancellationToken);
-                if (live.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            if (started.Elapsed > TimeSpan.FromMinutes(1))
-            {
-                throw new TimeoutException($"bench ingest-http: the service did not answer /health/live within a minute; see {logs}.");
-            }
-            await Task.Delay(200, cancellationToken);
-        }
-    }
-
     /// <summary>
     /// One day of hourly readings of every series, written to the request stream as it is generated (no length, so
     /// HttpClient sends it chunked): the client holds one 64 KiB buffer, not the body.

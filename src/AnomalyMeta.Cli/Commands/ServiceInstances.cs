@@ -1,12 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 
 namespace AnomalyMeta.Cli.Commands;
 
 /// <summary>
-/// Service processes of one Quartz cluster on this machine, for `bench scale --instances`: the built service (copied
-/// beside this tool by the project reference) started with its own instance id, each one's peak RSS sampled while it
-/// runs, one killed with SIGKILL on request. Their logs go to files, not to this console.
+/// Service processes of one Quartz cluster on this machine, for the benchmarks that measure the service as it runs in
+/// production, in processes of its own (`bench scale --instances`, `bench ingest-http`, `bench dashboard`): the built
+/// service (copied beside this tool by the project reference) started with its own instance id, each one's peak RSS
+/// sampled while it runs, one killed with SIGKILL on request. Their logs go to files, not to this console.
 /// </summary>
 internal sealed class ServiceInstances : IAsyncDisposable
 {
@@ -26,14 +29,16 @@ internal sealed class ServiceInstances : IAsyncDisposable
 
     /// <summary>
     /// Starts <paramref name="count"/> instances against <paramref name="connectionString"/>; their morning cron never fires.
-    /// <paramref name="url"/> is where the one instance listens when the caller talks to it (default: any free port).
+    /// <paramref name="url"/> is where the one instance listens when the caller talks to it (default: any free port);
+    /// <paramref name="settings"/> are more settings, as environment variables.
     /// </summary>
-    public static ServiceInstances Start(int count, string connectionString, int shards, string logDirectory, int? batchSize = null, string? url = null)
+    public static ServiceInstances Start(int count, string connectionString, int shards, string logDirectory, int? batchSize = null, string? url = null,
+        IReadOnlyDictionary<string, string>? settings = null)
     {
         string service = Path.Combine(AppContext.BaseDirectory, "AnomalyMeta.Service.dll");
         if (!File.Exists(service))
         {
-            throw new FileNotFoundException($"bench scale: the service is not beside this tool ({service}); build the solution first.", service);
+            throw new FileNotFoundException($"The service is not beside this tool ({service}); build the solution first.", service);
         }
         Directory.CreateDirectory(logDirectory);
         var instances = new ServiceInstances();
@@ -56,7 +61,11 @@ internal sealed class ServiceInstances : IAsyncDisposable
                 start.Environment["Scoring__BatchSize"] = size.ToString(CultureInfo.InvariantCulture);
             }
             start.Environment["ASPNETCORE_URLS"] = url ?? "http://127.0.0.1:0";
-            var process = Process.Start(start) ?? throw new InvalidOperationException($"bench scale: could not start {service}.");
+            foreach (var (name, value) in settings ?? new Dictionary<string, string>())
+            {
+                start.Environment[name] = value;
+            }
+            var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {service}.");
             var writer = new StreamWriter(log) { AutoFlush = true };
             process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (writer) { writer.WriteLine(e.Data); } } };
             process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (writer) { writer.WriteLine(e.Data); } } };
@@ -78,7 +87,7 @@ internal sealed class ServiceInstances : IAsyncDisposable
             }
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"bench scale: service instance {id} exited with code {process.ExitCode}; see {log}.");
+                throw new InvalidOperationException($"Service instance {id} exited with code {process.ExitCode}; see {log}.");
             }
             string status = $"/proc/{process.Id}/status";
             try
@@ -97,6 +106,46 @@ internal sealed class ServiceInstances : IAsyncDisposable
                 // Exited between the check and the read: the next sample says so.
             }
         }
+    }
+
+    /// <summary>A TCP port nothing listens on now, for an instance to listen on.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="baseUrl"/> answers /health/live, sampling the instances meanwhile (an instance that
+    /// exits fails the wait with its log named); a timeout names the log folder.
+    /// </summary>
+    public async Task WaitLiveAsync(Uri baseUrl, TimeSpan limit, string logDirectory, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(2) };
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < limit)
+        {
+            Sample();
+            try
+            {
+                using var live = await http.GetAsync(new Uri("/health/live", UriKind.Relative), cancellationToken);
+                if (live.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Starting slowly.
+            }
+            await Task.Delay(250, cancellationToken);
+        }
+        throw new TimeoutException($"The service did not answer /health/live at {baseUrl} within {limit.TotalSeconds:F0} s; see {logDirectory}.");
     }
 
     /// <summary>The operating system's id of an instance's process (to read its CPU time from /proc).</summary>

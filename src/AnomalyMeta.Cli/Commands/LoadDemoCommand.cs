@@ -40,12 +40,12 @@ internal static class LoadDemoCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            int seriesCount = parse.GetValue(series), dayCount = parse.GetValue(days), block = parse.GetValue(perRequest);
-            if (seriesCount < 1 || dayCount < 1 || block < 1)
+            int seriesCount = parse.GetValue(series), dayCount = parse.GetValue(days), block = parse.GetValue(perRequest), seconds = parse.GetValue(timeout);
+            if (seriesCount < 1 || dayCount < 1 || block < 1 || seconds < 1)
             {
-                throw new ArgumentException($"load-demo: --series ({seriesCount}), --days ({dayCount}) and --series-per-request ({block}) must be at least 1.");
+                throw new ArgumentException(
+                    $"load-demo: --series ({seriesCount}), --days ({dayCount}), --series-per-request ({block}) and --timeout-seconds ({seconds}) must be at least 1.");
             }
-            int seconds = parse.GetValue(timeout);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             deadline.CancelAfter(TimeSpan.FromSeconds(seconds));
             var fleet = new SyntheticFleetOptions

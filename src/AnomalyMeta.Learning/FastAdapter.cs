@@ -13,8 +13,11 @@ namespace AnomalyMeta.Learning;
 /// </summary>
 public sealed class FastAdapter
 {
-    // Series per unit of parallel work: large enough to amortise scheduling, small enough to balance two cores.
-    private const int ChunkSize = 64;
+    /// <summary>
+    /// Series per unit of parallel work: large enough to amortise scheduling, small enough to balance two cores. A call
+    /// of this many series or fewer runs on the calling thread.
+    /// </summary>
+    public const int ChunkSize = 64;
 
     private readonly int[] _sizes;
     private readonly int[] _weightOffsets;

@@ -39,6 +39,29 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Only_an_update_that_changes_tags_moves_the_tags_version_the_dashboard_summaries_follow()
+    {
+        var series = TestData.Series("tagsversion", 3);
+        var ids = (await _repository.RegisterAsync(series, CancellationToken.None)).Values.ToArray();
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        Task<long> Version() => connection.ExecuteScalarAsync<long>("select last_value from series_tags_version");
+        long before = await Version();
+
+        // What a clustering does to every series (0017's trigger joined old and new rows of such updates quadratically),
+        // and an update that names the tags but leaves them as they were.
+        await connection.ExecuteAsync("update series set primary_period = 24, period_status = 'periodic' where series_id = any(@ids)", new { ids });
+        await connection.ExecuteAsync("update series set tags = tags where series_id = any(@ids)", new { ids });
+        long untouched = await Version();
+        await _repository.RegisterAsync([series[0] with { Tags = new Dictionary<string, string> { ["team"] = "search" } }], CancellationToken.None);
+        long changed = await Version();
+        await connection.ExecuteAsync("update series set tags = tags || '{\"region\": \"eu\"}' where series_id = any(@ids)", new { ids });
+
+        Assert.Equal(before, untouched);
+        Assert.NotEqual(untouched, changed);
+        Assert.NotEqual(changed, await Version());
+    }
+
+    [Fact]
     public async Task Changing_the_step_of_a_registered_series_is_refused()
     {
         var series = TestData.Series("step", 1);

@@ -41,18 +41,19 @@ internal static class BenchScaleCommand
         var iterations = new Option<int>("--iterations") { Description = "Meta-training iterations per cluster.", DefaultValueFactory = _ => 100 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the figures as JSON to this file." };
         var database = new Option<string?>("--database") { Description = "Throwaway database to create and drop (default: the configured one's name + _scale)." };
+        var keep = new Option<bool>("--keep") { Description = "Keep the database afterwards (to time `rescore` of the same day on it, or to look at it)." };
         var command = new Command("scale", "Generate, ingest, cluster, train and score N series; check exactly-once; time every phase.")
         {
-            series, days, instances, shards, killOne, iterations, json, database, batchSize,
+            series, days, instances, shards, killOne, iterations, json, database, batchSize, keep,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(series), parse.GetValue(days), parse.GetValue(instances),
             parse.GetValue(shards), parse.GetValue(killOne), parse.GetValue(iterations), parse.GetValue(json), parse.GetValue(database),
-            parse.GetValue(batchSize), cancellationToken));
+            parse.GetValue(batchSize), parse.GetValue(keep), cancellationToken));
         return command;
     }
 
     private static async Task<int> RunAsync(int seriesCount, int days, int instances, int shardCount, bool killOne, int iterations, FileInfo? json,
-        string? database, int? batchSize, CancellationToken cancellationToken)
+        string? database, int? batchSize, bool keep, CancellationToken cancellationToken)
     {
         if (seriesCount < 100 || days < 14 || iterations < 1)
         {
@@ -194,7 +195,14 @@ internal static class BenchScaleCommand
             }
             await File.WriteAllTextAsync(json.FullName, JsonSerializer.Serialize(figures, IndentedJson), cancellationToken);
         }
-        await ThrowawayDatabase.DropAsync(target, CancellationToken.None);
+        if (keep)
+        {
+            Console.Error.WriteLine($"bench scale: kept database {target.Database} (scored day {fleet.ScoringDay:yyyy-MM-dd})");
+        }
+        else
+        {
+            await ThrowawayDatabase.DropAsync(target, CancellationToken.None);
+        }
         return exactlyOnce && Recovered(cluster) ? 0 : 1;
 
         string Share(TimeSpan part) => $"{100 * part.TotalSeconds / accounted:F0} %";

@@ -16,19 +16,24 @@ namespace AnomalyMeta.Scoring.Batches;
 /// whose robust spread starts the residual scale (an in-sample fit flatters itself);</item>
 /// <item>score the day's residuals against a scale that follows them (<see cref="DayScorer"/>).</item>
 /// </list>
-/// Pure computation: no I/O, one set of pooled buffers per call. A series whose adaptation or forecast is not finite
+/// Pure computation: no I/O, one set of pooled buffers per call, so calls may run on several threads at once. A series whose adaptation or forecast is not finite
 /// gets the status <see cref="SeriesStatus.Diverged"/>; the others go on.
 /// </summary>
 public sealed class BatchScorer(DetectionOptions detection)
 {
-    /// <summary>Time spent building tasks (windows, scales, inputs) over every call so far.</summary>
-    public TimeSpan EncodeTime { get; private set; }
+    // Stopwatch ticks, added with Interlocked: calls run on several threads at once.
+    private long _encodeTicks;
+    private long _adaptTicks;
+    private long _scoreTicks;
 
-    /// <summary>Time spent adapting and forecasting (the two adaptations of each task) over every call so far.</summary>
-    public TimeSpan AdaptTime { get; private set; }
+    /// <summary>Time spent building tasks (windows, scales, inputs) over every call so far, summed over threads.</summary>
+    public TimeSpan EncodeTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _encodeTicks));
 
-    /// <summary>Time spent turning forecasts into scores, flags and detector states over every call so far.</summary>
-    public TimeSpan ScoreTime { get; private set; }
+    /// <summary>Time spent adapting and forecasting (the two adaptations of each task) over every call so far, summed over threads.</summary>
+    public TimeSpan AdaptTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _adaptTicks));
+
+    /// <summary>Time spent turning forecasts into scores, flags and detector states over every call so far, summed over threads.</summary>
+    public TimeSpan ScoreTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _scoreTicks));
 
     /// <param name="model">The meta-learner and task shape.</param>
     /// <param name="detail">Status detail of every scored member (which model scored it, if not its cluster's), or null.</param>
@@ -112,14 +117,14 @@ public sealed class BatchScorer(DetectionOptions detection)
             }
 
             long encoded = Stopwatch.GetTimestamp();
-            EncodeTime += Stopwatch.GetElapsedTime(started, encoded);
+            Interlocked.Add(ref _encodeTicks, encoded - started);
             model.Adapter.AdaptAndPredict(tasks, k, supportX.AsSpan(0, tasks * k * inputs), supportY.AsSpan(0, tasks * k),
                 day, queryX.AsSpan(0, tasks * day * inputs), model.AdaptationSteps, predictions.AsSpan(0, tasks * day));
             model.Adapter.AdaptAndPredict(tasks, firstHalf, halfX.AsSpan(0, tasks * firstHalf * inputs), halfY.AsSpan(0, tasks * firstHalf),
                 secondHalf, checkX.AsSpan(0, tasks * secondHalf * inputs), model.AdaptationSteps, checkPredictions.AsSpan(0, tasks * secondHalf));
 
             long adapted = Stopwatch.GetTimestamp();
-            AdaptTime += Stopwatch.GetElapsedTime(encoded, adapted);
+            Interlocked.Add(ref _adaptTicks, adapted - encoded);
             var dayStart = new DateTimeOffset(batch.AsOf.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
             var step = TimeSpan.FromDays(1) / day;
             int quietPoints = (int)Math.Round(detection.QuietDays * day);
@@ -193,7 +198,7 @@ public sealed class BatchScorer(DetectionOptions detection)
                 outcomes.Add(new SeriesOutcome(seriesId, SeriesStatus.Scored, detail, scored, forecast, scores,
                     new DetectorState(finalScale * scale.StepScale, finalPeak * scale.StepScale)));
             }
-            ScoreTime += Stopwatch.GetElapsedTime(adapted);
+            Interlocked.Add(ref _scoreTicks, Stopwatch.GetTimestamp() - adapted);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using AnomalyMeta.Core.Series;
 using AnomalyMeta.Core.Work;
 using AnomalyMeta.Learning;
@@ -366,11 +367,35 @@ public sealed class MorningScoring(
             }
             list.Add(i);
         }
+        // A batch holds as many groups as clusters (136 at 2 M series, about 30 series each), and one group is too small
+        // to spread over the cores: scored group after group, the run used one core. Units of a few series, from every
+        // group, run on all cores instead; each unit's outcomes are appended in the units' order, as before.
+        var units = new List<(ScoringModel Model, string? Detail, List<int> Members, int Start, int Count)>();
         foreach (var ((model, detail), list) in groups)
         {
-            scorer.Score(model, detail, batch, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), before, outcomes, anomalies);
+            for (int start = 0; start < list.Count; start += SeriesPerUnit)
+            {
+                units.Add((model, detail, list, start, Math.Min(SeriesPerUnit, list.Count - start)));
+            }
+        }
+        var unitOutcomes = new List<SeriesOutcome>[units.Count];
+        var unitAnomalies = new List<AnomalyRow>[units.Count];
+        Parallel.For(0, units.Count, u =>
+        {
+            var (model, detail, members, start, count) = units[u];
+            unitOutcomes[u] = new List<SeriesOutcome>(count);
+            unitAnomalies[u] = [];
+            scorer.Score(model, detail, batch, CollectionsMarshal.AsSpan(members).Slice(start, count), before, unitOutcomes[u], unitAnomalies[u]);
+        });
+        for (int u = 0; u < units.Count; u++)
+        {
+            outcomes.AddRange(unitOutcomes[u]);
+            anomalies.AddRange(unitAnomalies[u]);
         }
     }
+
+    // Series per unit of parallel scoring: the adapter's own chunk, so a unit is adapted on the thread that runs it.
+    private const int SeriesPerUnit = FastAdapter.ChunkSize;
 
     /// <summary>
     /// The series a rescore's scope selects, ascending (null: every series). A queued rescore's scope is the one recorded

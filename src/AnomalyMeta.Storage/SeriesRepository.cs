@@ -337,6 +337,8 @@ public sealed class SeriesRepository
         // Rows whose length differs from their series' first row: one of the two is wrong. Enough are kept to name
         // the first few problems; whether to reject does not depend on how many are kept.
         var otherLengths = new List<(int SeriesId, DateOnly Day, int Length)>();
+        // One row's points in real[]'s binary format, sent as the field's bytes (see ArrayWire.WriteReals).
+        var wire = new byte[ArrayWire.RealsLength(24)];
         try
         {
             var importer = await connection.BeginBinaryImportAsync(
@@ -355,7 +357,11 @@ public sealed class SeriesRepository
                     importer.StartRow();
                     importer.Write(row.SeriesId, NpgsqlDbType.Integer);
                     importer.Write(row.Day, NpgsqlDbType.Date);
-                    importer.Write(row.Points, NpgsqlDbType.Array | NpgsqlDbType.Real);
+                    if (wire.Length < ArrayWire.RealsLength(row.Points.Length))
+                    {
+                        wire = new byte[ArrayWire.RealsLength(row.Points.Length)];
+                    }
+                    importer.Write(new ArraySegment<byte>(wire, 0, ArrayWire.WriteReals(row.Points, wire)), NpgsqlDbType.Bytea);
                     if (!firstRows.TryGetValue(row.SeriesId, out var first))
                     {
                         firstRows[row.SeriesId] = (row.Day, row.Points.Length);

@@ -48,25 +48,10 @@ public sealed class ArrayWireProperties
         return count == values.Length && values.Select(BitConverter.SingleToInt32Bits).SequenceEqual(read.Select(BitConverter.SingleToInt32Bits));
     }
 
-    /// <summary>array_send of a one-dimensional real[] (src/backend/utils/adt/arrayfuncs.c).</summary>
     private static byte[] Encode(float[] values)
     {
-        if (values.Length == 0)
-        {
-            var empty = new byte[12];
-            BinaryPrimitives.WriteUInt32BigEndian(empty.AsSpan(8), 700);
-            return empty;
-        }
-        var wire = new byte[20 + (8 * values.Length)];
-        BinaryPrimitives.WriteInt32BigEndian(wire, 1);
-        BinaryPrimitives.WriteUInt32BigEndian(wire.AsSpan(8), 700);
-        BinaryPrimitives.WriteInt32BigEndian(wire.AsSpan(12), values.Length);
-        BinaryPrimitives.WriteInt32BigEndian(wire.AsSpan(16), 1);
-        for (int i = 0; i < values.Length; i++)
-        {
-            BinaryPrimitives.WriteInt32BigEndian(wire.AsSpan(20 + (8 * i)), 4);
-            BinaryPrimitives.WriteSingleBigEndian(wire.AsSpan(24 + (8 * i)), values[i]);
-        }
+        var wire = new byte[ArrayWire.RealsLength(values.Length)];
+        Assert.Equal(wire.Length, ArrayWire.WriteReals(values, wire));
         return wire;
     }
 }

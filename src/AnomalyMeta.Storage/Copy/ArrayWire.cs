@@ -81,4 +81,40 @@ internal static class ArrayWire
 
         return count;
     }
+
+    /// <summary>Bytes of a one-dimensional real[] of <paramref name="count"/> elements in the binary format.</summary>
+    public static int RealsLength(int count) => count == 0 ? 12 : 20 + (8 * count);
+
+    /// <summary>
+    /// Writes <paramref name="values"/> as a one-dimensional real[] in the binary format (array_send's layout, what
+    /// array_recv takes from a binary COPY) and returns the bytes written. A binary COPY field carries no type, so
+    /// these bytes go out as the field itself: Npgsql's array writer dispatches per element, which cost more of the
+    /// bulk load's client time than the rest of the row.
+    /// </summary>
+    public static int WriteReals(ReadOnlySpan<float> values, Span<byte> wire)
+    {
+        var length = RealsLength(values.Length);
+        if (wire.Length < length)
+        {
+            throw new ArgumentException($"{values.Length} reals take {length} bytes; the buffer holds {wire.Length}.", nameof(wire));
+        }
+
+        BinaryPrimitives.WriteInt32BigEndian(wire, values.Length == 0 ? 0 : 1);
+        BinaryPrimitives.WriteInt32BigEndian(wire[4..], 0);
+        BinaryPrimitives.WriteUInt32BigEndian(wire[8..], Float4Oid);
+        if (values.Length == 0)
+        {
+            return length;
+        }
+
+        BinaryPrimitives.WriteInt32BigEndian(wire[12..], values.Length);
+        BinaryPrimitives.WriteInt32BigEndian(wire[16..], 1);
+        for (var i = 0; i < values.Length; i++)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(wire[(20 + (8 * i))..], sizeof(float));
+            BinaryPrimitives.WriteSingleBigEndian(wire[(24 + (8 * i))..], values[i]);
+        }
+
+        return length;
+    }
 }

@@ -28,6 +28,10 @@ public sealed class ClusteringStepTests(PostgresFixture database) : IClassFixtur
             .RunAsync(day, options.HistoryDays, CancellationToken.None);
 
         Assert.Equal(61, report.SeriesCount);
+        // The phases are parts of the pass: each measured, together within its whole time.
+        var phases = Assert.IsType<ClusteringPhases>(report.Phases);
+        Assert.All(new[] { phases.Profile, phases.Fit, phases.Save }, seconds => Assert.True(seconds > 0));
+        Assert.True(phases.ReadWait + phases.Profile + phases.Fit + phases.Save <= report.Seconds);
         await using var connection = await database.DataSource.OpenConnectionAsync();
         var statuses = (await connection.QueryAsync<(string Key, string Status)>(
             "select series_key, period_status from series")).ToDictionary(r => r.Key, r => r.Status);

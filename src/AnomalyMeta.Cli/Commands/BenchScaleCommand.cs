@@ -91,6 +91,11 @@ internal static class BenchScaleCommand
         training.HistoryDays = days;
         var clustering = await services.GetRequiredService<ClusteringStep>().RunAsync(lastHistoryDay, days, cancellationToken);
         Phase("cluster", seriesCount);
+        if (clustering.Phases is { } clusteringPhases)
+        {
+            Console.Error.WriteLine($"bench scale: cluster read wait {clusteringPhases.ReadWait:F1} s, periods and features {clusteringPhases.Profile:F1} s, "
+                + $"fit and assign {clusteringPhases.Fit:F1} s, save {clusteringPhases.Save:F1} s");
+        }
 
         var trained = await services.GetRequiredService<MetaTrainingStep>().TrainAsync(lastHistoryDay, training, cancellationToken);
         Phase("train", trained.Trained.Count);
@@ -138,6 +143,10 @@ internal static class BenchScaleCommand
         Console.WriteLine($"| --- | --- |");
         Console.WriteLine($"| series | {seriesCount:N0} ({dayRows:N0} day rows, {days} days of history) |");
         Console.WriteLine($"| clusters | {clustering.Clusters.Count}; series in weekly (K = 168) clusters: {check.Weekly:N0} ({100.0 * check.Weekly / seriesCount:F1} %) |");
+        if (clustering.Phases is { } c)
+        {
+            Console.WriteLine($"| clustering seconds: read wait / periods and features / fit and assign / save | {c.ReadWait:F1} / {c.Profile:F1} / {c.Fit:F1} / {c.Save:F1} |");
+        }
         Console.WriteLine($"| scoring | {scoring:F1} s, {seriesCount / scoring:N0} series/s; {run.SeriesScored:N0} scored, {run.AnomaliesWritten:N0} anomalies |");
         if (summary is not null)
         {
@@ -181,6 +190,16 @@ internal static class BenchScaleCommand
                 ["day_rows"] = dayRows,
                 ["weekly_series"] = check.Weekly,
             };
+            if (clustering.Phases is { } phasesOfClustering)
+            {
+                figures["cluster_phase_seconds"] = new Dictionary<string, double>
+                {
+                    ["read_wait"] = phasesOfClustering.ReadWait,
+                    ["profile"] = phasesOfClustering.Profile,
+                    ["fit"] = phasesOfClustering.Fit,
+                    ["save"] = phasesOfClustering.Save,
+                };
+            }
             if (summary is not null)
             {
                 // Where the time went is measured inside the scoring process: known only when that is this one.

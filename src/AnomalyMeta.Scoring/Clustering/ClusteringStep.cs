@@ -8,7 +8,17 @@ using Microsoft.Extensions.Logging;
 namespace AnomalyMeta.Scoring.Clustering;
 
 /// <summary>What a clustering pass did, for the `cluster` command and the demo.</summary>
-public sealed record ClusteringReport(int Version, IReadOnlyList<ClusterSummary> Clusters, int SeriesCount, int? MovedCount, double Seconds);
+public sealed record ClusteringReport(int Version, IReadOnlyList<ClusterSummary> Clusters, int SeriesCount, int? MovedCount, double Seconds)
+{
+    /// <summary>Where the seconds went; null when not measured.</summary>
+    public ClusteringPhases? Phases { get; init; }
+}
+
+/// <summary>
+/// Seconds of a clustering pass: waiting for the next batch of histories (what reading ahead did not hide), detecting
+/// periods and features, fitting and assigning the clusters, and saving the version with every assignment.
+/// </summary>
+public sealed record ClusteringPhases(double ReadWait, double Profile, double Fit, double Save);
 
 /// <summary>
 /// The periodicity step on what is in PostgreSQL: detects every series' periods, extracts its features, clusters
@@ -26,7 +36,8 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
     public async Task<ClusteringReport> RunAsync(DateOnly lastDay, int historyDays, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var profiled = await ProfileAsync(lastDay, historyDays, onlyUnassignedAfter: null, progress, cancellationToken);
+        var (profiled, readWait, profiling) = await ProfileAsync(lastDay, historyDays, onlyUnassignedAfter: null, progress, cancellationToken);
+        long fitting = Stopwatch.GetTimestamp();
         if (profiled.Count == 0)
         {
             throw new InvalidOperationException($"No series has observations in the {historyDays} days up to {lastDay:yyyy-MM-dd}: nothing to cluster.");
@@ -53,11 +64,16 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
         // Cluster ids are renumbered by every clustering: moves are counted through the best match of old to new.
         int? moved = previous is null ? null : ClusterMoves.AcrossVersions(previousIds, currentIds).Moved;
         var clusters = Summaries(model);
+        long saving = Stopwatch.GetTimestamp();
         // One transaction: a clustering version never exists without its assignments.
         await clusterings.SaveWithAssignmentsAsync(
             new StoredClustering(version, "kmeans-per-period-group", model.ToJson(), profiled.Count, moved, clusters), assignments, cancellationToken);
         logger.Clustered(version, profiled.Count, clusters.Count, moved, clock.ElapsedMilliseconds);
-        return new ClusteringReport(version, clusters, profiled.Count, moved, clock.Elapsed.TotalSeconds);
+        return new ClusteringReport(version, clusters, profiled.Count, moved, clock.Elapsed.TotalSeconds)
+        {
+            Phases = new ClusteringPhases(readWait.TotalSeconds, profiling.TotalSeconds,
+                Stopwatch.GetElapsedTime(fitting, saving).TotalSeconds, Stopwatch.GetElapsedTime(saving).TotalSeconds),
+        };
     }
 
     /// <summary>Assigns series that the latest clustering does not know yet to its existing clusters.</summary>
@@ -66,7 +82,7 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
         var latest = await clusterings.LoadLatestAsync(cancellationToken)
             ?? throw new InvalidOperationException("No clustering yet: run `anomalymeta cluster` first.");
         var model = ClusterModel.FromJson(latest.ParametersJson);
-        var profiled = await ProfileAsync(lastDay, historyDays, onlyUnassignedAfter: latest.Version, null, cancellationToken);
+        var (profiled, _, _) = await ProfileAsync(lastDay, historyDays, onlyUnassignedAfter: latest.Version, null, cancellationToken);
         var assignments = new SeriesAssignment[profiled.Count];
         for (int i = 0; i < profiled.Count; i++)
         {
@@ -75,19 +91,31 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
         return await series.UpdateAssignmentsAsync(latest.Version, assignments, cancellationToken);
     }
 
-    /// <summary>Periods and features of every series (or of those not in clustering <paramref name="onlyUnassignedAfter"/>).</summary>
-    private async Task<List<(int SeriesId, SeriesProfile Profile, int? PreviousCluster)>> ProfileAsync(
+    /// <summary>
+    /// Periods and features of every series (or of those not in clustering <paramref name="onlyUnassignedAfter"/>), with
+    /// the time spent waiting for batches and the time spent profiling them.
+    /// </summary>
+    private async Task<(List<(int SeriesId, SeriesProfile Profile, int? PreviousCluster)> Profiles, TimeSpan ReadWait, TimeSpan Profiling)> ProfileAsync(
         DateOnly lastDay, int historyDays, int? onlyUnassignedAfter, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
         var result = new List<(int, SeriesProfile, int?)>();
+        TimeSpan readWait = TimeSpan.Zero, profiling = TimeSpan.Zero;
         long seen = 0;
         await using var batches = series.ReadHistoryAsync(lastDay, historyDays, BatchSize, cancellationToken).GetAsyncEnumerator(cancellationToken);
         // The next batch is read while this one is profiled: PostgreSQL and the detectors work at the same time.
         var next = batches.MoveNextAsync().AsTask();
         try
         {
-            while (await next)
+            while (true)
             {
+                long waiting = Stopwatch.GetTimestamp();
+                bool more = await next;
+                readWait += Stopwatch.GetElapsedTime(waiting);
+                if (!more)
+                {
+                    break;
+                }
+                long started = Stopwatch.GetTimestamp();
                 var batch = batches.Current;
                 next = batches.MoveNextAsync().AsTask();
                 var profiles = new SeriesProfile?[batch.Count];
@@ -113,6 +141,7 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
                         result.Add((batch.Series[i].SeriesId, profile, batch.Series[i].ClusterId));
                     }
                 }
+                profiling += Stopwatch.GetElapsedTime(started);
                 seen += batch.Count;
                 // The series count is not known before the last batch: the report has no total.
                 progress?.Report(new WorkProgress("profiling", seen, null, "series"));
@@ -125,7 +154,7 @@ public sealed class ClusteringStep(SeriesRepository series, ClusteringStore clus
             throw;
         }
 
-        return result;
+        return (result, readWait, profiling);
     }
 
     /// <summary>

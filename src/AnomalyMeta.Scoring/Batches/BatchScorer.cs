@@ -16,8 +16,8 @@ namespace AnomalyMeta.Scoring.Batches;
 /// whose robust spread starts the residual scale (an in-sample fit flatters itself);</item>
 /// <item>score the day's residuals against a scale that follows them (<see cref="DayScorer"/>).</item>
 /// </list>
-/// Pure computation: no I/O, one set of pooled buffers per call, so calls may run on several threads at once. A series whose adaptation or forecast is not finite
-/// gets the status <see cref="SeriesStatus.Diverged"/>; the others go on.
+/// Pure computation: no I/O, one set of pooled buffers per call, so calls may run on several threads at once. A series
+/// whose adaptation or forecast is not finite gets the status <see cref="SeriesStatus.Diverged"/>; the others go on.
 /// </summary>
 public sealed class BatchScorer(DetectionOptions detection)
 {

@@ -352,6 +352,29 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_bulk_copy_whose_series_starts_with_a_wrong_day_names_that_day_and_leaves_nothing()
+    {
+        // The lengths are checked from what the COPY sent: here the series' first row is the wrong one, the rows after
+        // it are right, and another series is wrong only on a later day.
+        var ids = (await _repository.RegisterAsync(TestData.Series("firstwrong", 2), CancellationToken.None)).Values.Order().ToArray();
+        var day = new DateOnly(2026, 4, 20);
+        DayRow[] rows =
+        [
+            new(ids[0], day, TestData.Day(ids[0], day, 25)),
+            new(ids[0], day.AddDays(1), TestData.Day(ids[0], day.AddDays(1), 24)),
+            new(ids[1], day, TestData.Day(ids[1], day, 24)),
+            new(ids[1], day.AddDays(1), TestData.Day(ids[1], day.AddDays(1), 12)),
+        ];
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => _repository.WriteObservationsAsync(rows, DayWriteMode.New, CancellationToken.None));
+
+        Assert.Contains($"series {ids[0]} day 2026-04-20 has 25 points, its step of 3600 s makes 24", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"series {ids[1]} day 2026-04-21 has 12 points", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("2026-04-21 has 24", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountDaysAsync(ids));
+    }
+
+    [Fact]
     public async Task A_write_with_a_duplicated_day_names_it_and_leaves_nothing()
     {
         var ids = await _repository.RegisterAsync(TestData.Series("duplicate", 1), CancellationToken.None);

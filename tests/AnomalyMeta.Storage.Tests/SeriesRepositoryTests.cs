@@ -507,6 +507,29 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Deleting_a_series_or_a_cluster_deletes_their_assignments_and_nothing_else()
+    {
+        // db/0019 replaced series_assignment's foreign keys (per-row lookups that made saving 2 M assignments slow)
+        // with triggers that keep their cascades.
+        var ids = (await _repository.RegisterAsync(TestData.Series("assign-cascade", 3), CancellationToken.None)).Values.Order().ToArray();
+        var clusterings = new ClusteringStore(postgres.DataSource);
+        var version = await clusterings.NextVersionAsync(CancellationToken.None);
+        await clusterings.SaveWithAssignmentsAsync(
+            new StoredClustering(version, "kmeans", "{}", 3, null, [new(0, 24, null, 2, [0f]), new(1, null, null, 1, [1f])]),
+            [new(ids[0], 0, 24, null, "periodic", [0f]), new(ids[1], 0, 24, null, "periodic", [0f]), new(ids[2], 1, null, null, "aperiodic", [1f])],
+            CancellationToken.None);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        async Task<int[]> AssignedAsync() => (await connection.QueryAsync<int>(
+            "select series_id from series_assignment where cluster_version = @version order by series_id", new { version })).ToArray();
+
+        await connection.ExecuteAsync("delete from series where series_id = @id", new { id = ids[0] });
+        Assert.Equal([ids[1], ids[2]], await AssignedAsync());
+
+        await connection.ExecuteAsync("delete from cluster where cluster_version = @version and cluster_id = 1", new { version });
+        Assert.Equal([ids[1]], await AssignedAsync());
+    }
+
+    [Fact]
     public async Task A_clustering_saved_with_a_bad_assignment_is_not_saved_at_all()
     {
         var ids = (await _repository.RegisterAsync(TestData.Series("save-with", 2), CancellationToken.None)).Values.Order().ToArray();

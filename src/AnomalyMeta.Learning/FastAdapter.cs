@@ -447,8 +447,21 @@ public sealed class FastAdapter
             ref var previous = ref Unsafe.Add(ref deltas, workspace.DeltaOffset(l - 1, k));
             if (m == 1)
             {
+                // The output unit's weight column times its delta, masked by the ReLU. Vectorised: which units are
+                // off is random, and the scalar loop's branch mispredicted on half of them (a third of adaptation).
                 var d = delta;
-                for (var i = 0; i < n; i++)
+                var i = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    var scale = Vector256.Create(d);
+                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+                    {
+                        var active = Vector256.GreaterThan(Vector256.LoadUnsafe(ref input, (nuint)i), Vector256<float>.Zero);
+                        ((Vector256.LoadUnsafe(ref weights, (nuint)i) * scale) & active).StoreUnsafe(ref previous, (nuint)i);
+                    }
+                }
+
+                for (; i < n; i++)
                 {
                     Unsafe.Add(ref previous, i) = Unsafe.Add(ref input, i) > 0f ? Unsafe.Add(ref weights, i) * d : 0f;
                 }

@@ -113,17 +113,17 @@ public sealed class RunLedgerTests(PostgresFixture postgres)
         await _ledger.CommitBatchAsync(run.RunId, asOf, outcomes, anomalies, CancellationToken.None);
         var before = await SnapshotAsync(run.RunId, asOf, ids);
 
-        // The unknown series passes every client-side check and fails on its foreign key only after the delete of
-        // the batch's existing flags ran: the rollback must bring them back.
+        // The unknown series passes every client-side check and is found only after the delete of the batch's
+        // existing flags ran (db/0020 replaced the foreign keys by one probe at the end): the rollback must bring them back.
         const int Unknown = int.MaxValue - 11;
         var ts = asOf.ToDateTime(new TimeOnly(12, 0), DateTimeKind.Utc);
         SeriesOutcome[] failing = [.. outcomes, new(Unknown, SeriesStatus.Scored, null, 24)];
         AnomalyRow[] failingAnomalies = [.. anomalies.Select(a => a with { Score = 0.5f }), new(Unknown, ts, 1, 2, 0, 1, 0.9f)];
-        var error = await Assert.ThrowsAsync<PostgresException>(
+        var error = await Assert.ThrowsAsync<ArgumentException>(
             () => _ledger.CommitBatchAsync(run.RunId, asOf, failing, failingAnomalies, CancellationToken.None));
         var after = await SnapshotAsync(run.RunId, asOf, ids);
 
-        Assert.Equal(PostgresErrorCodes.ForeignKeyViolation, error.SqlState);
+        Assert.Contains($"Run {run.RunId}: a batch names series that are not registered ({Unknown})", error.Message, StringComparison.Ordinal);
         Assert.Equal(before.Anomalies, after.Anomalies);
         Assert.Equal(before.RunSeries, after.RunSeries);
         Assert.Equal(before.Run, after.Run);
@@ -179,6 +179,29 @@ public sealed class RunLedgerTests(PostgresFixture postgres)
 
         Assert.Contains("succeeded", error.Message, StringComparison.Ordinal);
         Assert.Empty(await _ledger.CompletedSeriesAsync(run.RunId, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Deleting_a_series_or_a_run_deletes_its_outcomes_and_flags_and_nobody_elses()
+    {
+        // db/0020 replaced the ledger's foreign keys by triggers that keep their cascades.
+        var asOf = new DateOnly(2026, 6, 8);
+        var ids = await RegisterAsync("cascade", 3);
+        var first = (await _ledger.StartAsync(RunKind.Rescore, asOf, "dave", "first", 3, CancellationToken.None)).Run;
+        var (outcomes, anomalies) = Batch(asOf, ids);
+        await _ledger.CommitBatchAsync(first.RunId, asOf, outcomes, anomalies, CancellationToken.None);
+        var second = (await _ledger.StartAsync(RunKind.Rescore, asOf.AddDays(1), "dave", "second", 3, CancellationToken.None)).Run;
+        var (nextOutcomes, nextAnomalies) = Batch(asOf.AddDays(1), ids);
+        await _ledger.CommitBatchAsync(second.RunId, asOf.AddDays(1), nextOutcomes, nextAnomalies, CancellationToken.None);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        async Task<(long, int)[]> LeftAsync(string table) => (await connection.QueryAsync<(long, int)>(
+            $"select distinct run_id, series_id from {table} where series_id = any(@ids) order by 1, 2", new { ids })).ToArray();
+
+        await connection.ExecuteAsync("delete from series where series_id = @id", new { id = ids[0] });
+        await connection.ExecuteAsync("delete from run where run_id = @id", new { id = first.RunId });
+
+        Assert.Equal([(second.RunId, ids[1]), (second.RunId, ids[2])], await LeftAsync("run_series"));
+        Assert.Equal([(second.RunId, ids[1])], await LeftAsync("anomaly"));
     }
 
     private async Task<int[]> RegisterAsync(string prefix, int count) =>

@@ -1,5 +1,6 @@
 using AnomalyMeta.Core.Detection;
 using AnomalyMeta.Core.Forecasting;
+using AnomalyMeta.Storage.Copy;
 using Dapper;
 using Npgsql;
 
@@ -262,7 +263,12 @@ public sealed class SeriesDayQueries(NpgsqlDataSource dataSource)
         foreach (var row in rows)
         {
             int offset = (DateOnly.FromDateTime(row.Day).DayNumber - firstDay.DayNumber) * pointsPerDay;
-            row.Points.AsSpan(0, Math.Min(row.Points.Length, pointsPerDay)).CopyTo(points.AsSpan(offset));
+            int found = PointBytes.Read(row.Points, points.AsSpan(offset, pointsPerDay));
+            if (found != pointsPerDay)
+            {
+                throw new InvalidDataException(
+                    $"Series {seriesId} day {DateOnly.FromDateTime(row.Day):yyyy-MM-dd}: {found} points stored, {pointsPerDay} expected.");
+            }
         }
         return points;
     }
@@ -299,7 +305,7 @@ public sealed class SeriesDayQueries(NpgsqlDataSource dataSource)
     {
         public DateTime Day { get; init; }
 
-        public float[] Points { get; init; } = [];
+        public byte[] Points { get; init; } = [];
     }
 
     private sealed record FlagRow(DateTime Ts, float Value, float Forecast, float LowerBand, float UpperBand, float Score, long RunId);

@@ -259,12 +259,14 @@ public sealed class SeriesRepository
         }
         await ExecuteAsync(connection, transaction,
             """
-            create temp table if not exists observation_stage (series_id integer not null, day date not null, points real[] not null) on commit drop;
+            create temp table if not exists observation_stage (series_id integer not null, day date not null, points bytea not null) on commit drop;
             truncate observation_stage;
             """,
             cancellationToken).ConfigureAwait(false);
 
         long staged = 0;
+        // One row's points in their stored bytes (PointBytes), reused for every row.
+        var bytes = new byte[PointBytes.Length(24)];
         var importer = await connection.BeginBinaryImportAsync(
             "copy observation_stage (series_id, day, points) from stdin (format binary)", cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
@@ -280,7 +282,12 @@ public sealed class SeriesRepository
                 await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
                 await importer.WriteAsync(row.SeriesId, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
                 await importer.WriteAsync(row.Day, NpgsqlDbType.Date, cancellationToken).ConfigureAwait(false);
-                await importer.WriteAsync(row.Points, NpgsqlDbType.Array | NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+                if (bytes.Length < PointBytes.Length(row.Points.Length))
+                {
+                    bytes = new byte[PointBytes.Length(row.Points.Length)];
+                }
+
+                await importer.WriteAsync(new ArraySegment<byte>(bytes, 0, PointBytes.Write(row.Points, bytes)), NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
                 staged++;
             }
 
@@ -303,7 +310,9 @@ public sealed class SeriesRepository
         }
 
         // Merge: a day without any NaN (the usual full day) replaces the stored one without the element-wise pass of
-        // observation_points_merge (db/0004), which keeps the stored point wherever the new one is NaN.
+        // observation_points_merge (db/0004, on bytes since db/0021), which keeps the stored point wherever the new one is
+        // NaN. The bytes of the one NaN written (PointBytes) also match across two points now and then: the merge is
+        // then done for nothing, never wrongly.
         var sql = mode == DayWriteMode.Replace
             ? """
               insert into observation_day (series_id, day, points)
@@ -314,7 +323,7 @@ public sealed class SeriesRepository
               insert into observation_day (series_id, day, points)
               select series_id, day, points from observation_stage
               on conflict (series_id, day) do update set points =
-                  case when 'NaN'::real = any(excluded.points)
+                  case when position('\x7fc00000'::bytea in excluded.points) > 0
                        then observation_points_merge(observation_day.points, excluded.points)
                        else excluded.points
                   end
@@ -337,8 +346,8 @@ public sealed class SeriesRepository
         // Rows whose length differs from their series' first row: one of the two is wrong. Enough are kept to name
         // the first few problems; whether to reject does not depend on how many are kept.
         var otherLengths = new List<(int SeriesId, DateOnly Day, int Length)>();
-        // One row's points in real[]'s binary format, sent as the field's bytes (see ArrayWire.WriteReals).
-        var wire = new byte[ArrayWire.RealsLength(24)];
+        // One row's points in their stored bytes (PointBytes), reused for every row.
+        var bytes = new byte[PointBytes.Length(24)];
         try
         {
             var importer = await connection.BeginBinaryImportAsync(
@@ -357,11 +366,11 @@ public sealed class SeriesRepository
                     importer.StartRow();
                     importer.Write(row.SeriesId, NpgsqlDbType.Integer);
                     importer.Write(row.Day, NpgsqlDbType.Date);
-                    if (wire.Length < ArrayWire.RealsLength(row.Points.Length))
+                    if (bytes.Length < PointBytes.Length(row.Points.Length))
                     {
-                        wire = new byte[ArrayWire.RealsLength(row.Points.Length)];
+                        bytes = new byte[PointBytes.Length(row.Points.Length)];
                     }
-                    importer.Write(new ArraySegment<byte>(wire, 0, ArrayWire.WriteReals(row.Points, wire)), NpgsqlDbType.Bytea);
+                    importer.Write(new ArraySegment<byte>(bytes, 0, PointBytes.Write(row.Points, bytes)), NpgsqlDbType.Bytea);
                     if (!firstRows.TryGetValue(row.SeriesId, out var first))
                     {
                         firstRows[row.SeriesId] = (row.Day, row.Points.Length);
@@ -716,12 +725,11 @@ public sealed class SeriesRepository
         var problems = (await connection.QueryAsync<ObservationProblem>(new CommandDefinition(
             """
             with problems as materialized (
-                select st.series_id, st.day, cardinality(st.points) as found, s.step_seconds
+                select st.series_id, st.day, length(st.points) / 4 as found, s.step_seconds
                 from observation_stage st
                 left join series s on s.series_id = st.series_id
                 where s.series_id is null
-                   or cardinality(st.points) <> 86400 / s.step_seconds
-                   or array_ndims(st.points) <> 1
+                   or length(st.points) <> 4 * (86400 / s.step_seconds)
             )
             select series_id as SeriesId, day as Day, found as Found,
                    coalesce(86400 / step_seconds, 0) as Expected, coalesce(step_seconds, 0) as StepSeconds
@@ -765,7 +773,7 @@ public sealed class SeriesRepository
                 {batchFilter}
             )
             select b.series_id, b.step_seconds, b.primary_period, b.secondary_period, b.cluster_version, b.cluster_id,
-                   o.day, array_send(o.points) as points, b.time_zone
+                   o.day, o.points, b.time_zone
             from batch b
             left join lateral (
                 select day, points
@@ -795,7 +803,7 @@ public sealed class SeriesRepository
             var count = 0;
             var pointCount = 0;
             var current = default(SeriesHistory);
-            // array_send's bytes of one day, reused for every row: the read allocates per batch, not per day row.
+            // The stored bytes of one day, reused for every row: the read allocates per batch, not per day row.
             var raw = new byte[1024];
 
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -851,7 +859,7 @@ public sealed class SeriesRepository
                     }
 
                     reader.GetBytes(7, 0, raw, 0, rawLength);
-                    var found = ArrayWire.CopyReals(raw.AsSpan(0, rawLength), points.AsSpan(current.Offset + (dayIndex * perDay), perDay));
+                    var found = PointBytes.Read(raw.AsSpan(0, rawLength), points.AsSpan(current.Offset + (dayIndex * perDay), perDay));
                     if (found != perDay)
                     {
                         throw new InvalidDataException(

@@ -406,7 +406,7 @@ public sealed class CsvIngestTests(PostgresFixture database) : IClassFixture<Pos
     {
         await using var connection = await database.DataSource.OpenConnectionAsync();
         await using var command = new NpgsqlCommand(
-            "select o.points from observation_day o join series s on s.series_id = o.series_id where s.series_key = @key and o.day = @day", connection);
+            "select observation_points(o.points) from observation_day o join series s on s.series_id = o.series_id where s.series_key = @key and o.day = @day", connection);
         command.Parameters.AddWithValue("key", key);
         command.Parameters.AddWithValue("day", day);
         return await command.ExecuteScalarAsync() as float[] ?? throw new InvalidOperationException($"No day {day} stored for '{key}'.");

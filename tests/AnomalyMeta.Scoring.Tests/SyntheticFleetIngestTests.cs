@@ -27,7 +27,7 @@ public sealed class SyntheticFleetIngestTests(PostgresFixture database) : IClass
         // A series of the last chunk holds its generated values, day by day.
         var last = generator.Generate(options.SeriesCount - 1);
         var stored = (await connection.QueryAsync<float[]>(
-            "select o.points from observation_day o join series s using (series_id) where s.series_key = @key order by o.day",
+            "select observation_points(o.points) from observation_day o join series s using (series_id) where s.series_key = @key order by o.day",
             new { key = last.Key })).SelectMany(points => points).ToArray();
         Assert.Equal(last.Values, stored);
     }

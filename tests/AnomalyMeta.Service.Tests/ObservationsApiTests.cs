@@ -88,7 +88,7 @@ public sealed class ObservationsApiTests : ServiceOnThrowawayDatabase, IDisposab
         await using var connection = await Database.DataSource.OpenConnectionAsync();
         var rows = await connection.QueryAsync<(string Key, int Step, DateTime Day, float[] Points)>(
             """
-            select s.series_key, s.step_seconds, o.day::timestamp, o.points
+            select s.series_key, s.step_seconds, o.day::timestamp, observation_points(o.points)
             from observation_day o join series s using (series_id)
             where starts_with(s.series_key, @prefix)
             """, new { prefix });

@@ -40,7 +40,7 @@ public sealed class SeriesDayQueriesTests(ScoredFleetFixture fleet)
             """,
             new { key, runId = fleet.Run.RunId });
         float[] points = await connection.QuerySingleAsync<float[]>(
-            "select points from observation_day join series using (series_id) where series_key = @key and day = @day", new { key, day = ScoredFleetFixture.ScoringDay });
+            "select observation_points(points) from observation_day join series using (series_id) where series_key = @key and day = @day", new { key, day = ScoredFleetFixture.ScoringDay });
         Assert.Equal(fleet.Run.RunId, day.RunId);
         Assert.Equal("scored", day.Status);
         Assert.Equal(24, day.PointsPerDay);
@@ -121,7 +121,7 @@ public sealed class SeriesDayQueriesTests(ScoredFleetFixture fleet)
         float[] before = await connection.QuerySingleAsync<float[]>(
             """
             select array_agg(p order by d.day, o) from observation_day d join series s using (series_id),
-                 unnest(d.points) with ordinality as u(p, o)
+                 unnest(observation_points(d.points)) with ordinality as u(p, o)
             where s.series_key = @own and d.day < @day and d.day >= @day - 14
             """,
             new { own, day = ScoredFleetFixture.ScoringDay });

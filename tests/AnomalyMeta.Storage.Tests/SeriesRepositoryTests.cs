@@ -1,7 +1,9 @@
+using AnomalyMeta.Storage.Copy;
 using AnomalyMeta.Storage.Records;
 using AnomalyMeta.Storage.Tests.Infrastructure;
 using AnomalyMeta.Testing;
 using Dapper;
+using Npgsql;
 
 namespace AnomalyMeta.Storage.Tests;
 
@@ -159,7 +161,7 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task A_stored_NULL_point_reads_as_NaN_and_a_stored_day_of_the_wrong_length_fails_by_name()
+    public async Task A_point_made_NaN_by_hand_reads_as_NaN_and_a_stored_day_of_the_wrong_length_fails_by_name()
     {
         // Neither can come through WriteObservationsAsync; both can come from a hand-written UPDATE.
         var ids = (await _repository.RegisterAsync(TestData.Series("corrupt", 1), CancellationToken.None)).Values.ToArray();
@@ -171,20 +173,45 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
         var day = asOf.ToDateTime(TimeOnly.MinValue);
         try
         {
-            await connection.ExecuteAsync("update observation_day set points[3] = null where series_id = @id and day = @day", new { id, day });
+            // The third point's 4 bytes (db/0021 stores 4 big-endian bytes per point).
+            await connection.ExecuteAsync(
+                @"update observation_day set points = overlay(points placing '\x7fc00000'::bytea from 9 for 4) where series_id = @id and day = @day", new { id, day });
             var window = await ReadWindowAsync(id, asOf);
             Assert.True(float.IsNaN(window[2]));
             Assert.Equal(points[3..], window[3..]);
 
-            await connection.ExecuteAsync("update observation_day set points = points[1:23] where series_id = @id and day = @day", new { id, day });
+            await connection.ExecuteAsync("update observation_day set points = substr(points, 1, 92) where series_id = @id and day = @day", new { id, day });
             var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadWindowAsync(id, asOf));
             Assert.Contains($"Series {id} day 2026-03-15: 23 points stored, 24 expected", error.Message, StringComparison.Ordinal);
+
+            var broken = await Assert.ThrowsAsync<PostgresException>(() => connection.ExecuteAsync(
+                @"update observation_day set points = points || '\x00'::bytea where series_id = @id and day = @day", new { id, day }));
+            Assert.Equal(PostgresErrorCodes.CheckViolation, broken.SqlState);
         }
         finally
         {
             // The collection shares the database: leave no corrupt day for the other tests' reads.
             await connection.ExecuteAsync("delete from series where series_id = @id", new { id });
         }
+    }
+
+    [Fact]
+    public async Task The_SQL_functions_for_stored_points_agree_with_the_writer_bit_for_bit()
+    {
+        // What psql and Grafana use to read observation_day.points, and what migrated the real[] days (db/0021).
+        float[] values = [1.5f, float.NaN, float.NegativeInfinity, float.PositiveInfinity, float.Epsilon, float.MaxValue, -0f, -123.456f, 1e-40f];
+        var written = new byte[PointBytes.Length(values.Length)];
+        PointBytes.Write(values, written);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+
+        var fromSql = await connection.ExecuteScalarAsync<byte[]>("select observation_points_bytes(@values)", new { values });
+        var read = await connection.ExecuteScalarAsync<float[]>("select observation_points(@written)", new { written });
+        var nullPoint = await connection.ExecuteScalarAsync<float[]>("select observation_points(observation_points_bytes(array[2, null]::real[]))");
+
+        Assert.Equal(written, fromSql);
+        Assert.Equal(values.Select(v => float.IsNaN(v) ? PointBytes.NaNBits : BitConverter.SingleToInt32Bits(v)), read!.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(2f, nullPoint![0]);
+        Assert.True(float.IsNaN(nullPoint[1]));
     }
 
     [Fact]
@@ -573,7 +600,7 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
     {
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         return await connection.QuerySingleAsync<float[]>(
-            "select points from observation_day where series_id = @seriesId and day = @day", new { seriesId, day = day.ToDateTime(TimeOnly.MinValue) });
+            "select observation_points(points) from observation_day where series_id = @seriesId and day = @day", new { seriesId, day = day.ToDateTime(TimeOnly.MinValue) });
     }
 
     private async Task<int> CountDaysAsync(params int[] seriesIds)

@@ -124,7 +124,7 @@ internal static class BenchIngestHttpCommand
         await using var connection = new NpgsqlConnection(target.ConnectionString);
         await connection.OpenAsync(cancellationToken);
         var stored = await connection.QuerySingleAsync<(long Series, long DayRows, long Points)>(
-            "select (select count(*) from series), count(*), coalesce(sum((select count(*) from unnest(points) p where p <> 'NaN'))::bigint, 0) from observation_day");
+            "select (select count(*) from series), count(*), coalesce(sum((select count(*) from unnest(observation_points(points)) p where p <> 'NaN'))::bigint, 0) from observation_day");
         long points = seriesCount * 24L * days;
         // The in-process baseline wrote 2 more days of every series after the requests' days.
         bool complete = stored.Series == seriesCount && stored.DayRows == (long)seriesCount * (days + 2) && stored.Points == seriesCount * 24L * (days + 2);

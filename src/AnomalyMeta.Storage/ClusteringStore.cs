@@ -60,7 +60,7 @@ public sealed class ClusteringStore
             async (connection, transaction) =>
             {
                 await InsertInAsync(connection, transaction, clustering, cancellationToken).ConfigureAwait(false);
-                return await SeriesRepository.AssignInAsync(connection, transaction, clustering.Version, assignments, cancellationToken)
+                return await SeriesRepository.AssignInAsync(connection, transaction, clustering.Version, assignments, cancellationToken, newVersion: true)
                     .ConfigureAwait(false);
             },
             cancellationToken).ConfigureAwait(false);

@@ -123,25 +123,44 @@ public static class OneStepTask
         float seasonStep = 2 * InputRange / seasonLength;
         float inverseLevel = 1f / scale.LevelScale;
         float inverseStep = 1f / scale.StepScale;
+        // Without clock changes the phases advance by one point per point: two 64-bit divisions per point were a
+        // large part of building a batch's tasks. With them (or before the epoch) every phase is divided out.
+        long absolute0 = absoluteIndexOfValues0 + first;
+        bool stepping = localShift.IsEmpty && absolute0 >= 0;
+        int primaryPhase = stepping ? (int)(absolute0 % primary) : 0;
+        int seasonPhase = stepping ? (int)(absolute0 % seasonLength) : 0;
+        // Each point's reference one point earlier is the previous point's reference: computed once, carried over.
+        float previousReference = SeasonalReference(values, first - 1, seasonalLag, SeasonalCycles, firstValid, localShift);
+        float lastWeekBefore = SeasonalReference(values, first - 1, weeklyLag, 1, firstValid, localShift);
         for (int i = 0; i < count; i++)
         {
             int t = first + i;
-            long absolute = absoluteIndexOfValues0 + t + (localShift.IsEmpty ? 0 : localShift[t]);
+            if (!stepping)
+            {
+                long absolute = absoluteIndexOfValues0 + t + (localShift.IsEmpty ? 0 : localShift[t]);
+                primaryPhase = (int)(absolute % primary);
+                seasonPhase = (int)(absolute % seasonLength);
+            }
             var row = inputs.Slice(i * InputSize, InputSize);
-            row[0] = (absolute % primary) * primaryStep - InputRange;
-            row[1] = (absolute % seasonLength) * seasonStep - InputRange;
+            row[0] = primaryPhase * primaryStep - InputRange;
+            row[1] = seasonPhase * seasonStep - InputRange;
             row[2] = Clip((values[t - 1] - scale.LevelMean) * inverseLevel);
             for (int lag = 0; lag < Lags; lag++)
             {
                 row[3 + lag] = Clip((values[t - 1 - lag] - values[t - 2 - lag]) * inverseStep);
             }
             float reference = SeasonalReference(values, t, seasonalLag, SeasonalCycles, firstValid, localShift);
-            float previousReference = SeasonalReference(values, t - 1, seasonalLag, SeasonalCycles, firstValid, localShift);
             ReferenceInputs(reference, previousReference, values[t - 1], inverseStep, row.Slice(3 + Lags, 2));
             float lastWeek = SeasonalReference(values, t, weeklyLag, 1, firstValid, localShift);
-            float lastWeekBefore = SeasonalReference(values, t - 1, weeklyLag, 1, firstValid, localShift);
             ReferenceInputs(lastWeek, lastWeekBefore, values[t - 1], inverseStep, row.Slice(5 + Lags, 2));
             targets[i] = (values[t] - values[t - 1]) * inverseStep;
+            previousReference = reference;
+            lastWeekBefore = lastWeek;
+            if (stepping)
+            {
+                primaryPhase = primaryPhase + 1 == primary ? 0 : primaryPhase + 1;
+                seasonPhase = seasonPhase + 1 == seasonLength ? 0 : seasonPhase + 1;
+            }
         }
     }
 

@@ -500,11 +500,13 @@ public sealed class RunLedger
 
                 // run_series and anomaly have no foreign keys (db/0020: per-row checks cost 6 % of a run): one probe
                 // per series of the batch instead. Thrown inside the transaction, so the batch's writes roll back.
+                // OFFSET 0 keeps each probe a primary-key lookup: as a merge anti join the planner walked the key
+                // index from its start up to the batch (52 ms for the last batch of 200,000 series, 8 ms probing).
                 var unknown = new List<int>();
                 var probe = new NpgsqlCommand(
                     """
                     select o.series_id from batch_outcome o
-                    where not exists (select 1 from series s where s.series_id = o.series_id)
+                    where not exists (select 1 from series s where s.series_id = o.series_id offset 0)
                     order by o.series_id
                     limit 6
                     """,

@@ -230,12 +230,13 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
     {
         // Rows come only while the day's stored summary is current (checked in the same statement, one round trip);
         // no row means it is stale, or the value has no flag that day: then the summary is made sure of and read again.
+        // The stored rows carry the whole line (db/0022): one index range scan, no lookup per row.
         var sql = new StringBuilder(
             $"""
-            select {LineColumns}
+            select t.as_of as AsOf, t.series_key as SeriesKey, t.ts as Ts, t.score as Score, t.value as Value, t.forecast as Forecast,
+                   t.lower_band as LowerBand, t.upper_band as UpperBand, t.run_id as RunId, t.cluster_version as ClusterVersion,
+                   t.cluster_id as ClusterId, t.tags::text as TagsJson, t.series_id as SeriesId
             from anomaly_tag_top t
-            join anomaly a on a.as_of = t.as_of and a.series_id = t.series_id and a.ts = t.ts
-            join series s on s.series_id = t.series_id
             where t.as_of = @asOf and t.tag_key = @key and t.tag_value = @value
               and (select run_stamp from anomaly_tag_count_day where as_of = @asOf) = {RunStampSql}
             """);
@@ -381,11 +382,18 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
                 select @asOf, key, value, count(*), count(distinct series_id), max(score)
                 from day_tag_flags
                 group by key, value;
-                insert into anomaly_tag_top (as_of, tag_key, tag_value, score, series_id, ts)
-                select @asOf, key, value, score, series_id, ts
-                from (select *, row_number() over (partition by key, value order by score desc, series_id desc, ts desc) as rank
-                      from day_tag_flags) ranked
-                where rank <= @depth;
+                insert into anomaly_tag_top (as_of, tag_key, tag_value, score, series_id, ts, value, forecast, lower_band, upper_band,
+                                             run_id, series_key, cluster_version, cluster_id, tags)
+                select @asOf, top.key, top.value, top.score, top.series_id, top.ts, a.value, a.forecast, a.lower_band, a.upper_band,
+                       a.run_id, s.series_key, s.cluster_version, s.cluster_id, s.tags
+                from (select key, value, score, series_id, ts
+                      from (select *, row_number() over (partition by key, value order by score desc, series_id desc, ts desc) as rank
+                            from day_tag_flags) ranked
+                      where rank <= @depth) top
+                join anomaly a on a.as_of = @asOf and a.series_id = top.series_id and a.ts = top.ts
+                join series s on s.series_id = top.series_id
+                -- In page order, so a page's rows share a few heap pages.
+                order by top.key, top.value, top.score desc, top.series_id desc, top.ts desc;
                 """,
                 new { asOf, stamp = await RunStampAsync(connection, asOf, transaction, cancellationToken), depth = TagTopDepth }, transaction,
                 cancellationToken: cancellationToken));
@@ -410,7 +418,7 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
     /// <summary>
     /// The state of a day's runs as far as its flags go: every run of the date with its status, committed batches and
     /// flags written. A committed batch, a new rescore or a run ending changes it (run_as_of finds the rows), and so
-    /// does a change of any series' tags (the series_tags_version sequence, db/0017).
+    /// does a change of any series' tags or cluster (the series_tags_version sequence, db/0017 and db/0022).
     /// </summary>
     private static async Task<string> RunStampAsync(NpgsqlConnection connection, DateOnly asOf, NpgsqlTransaction? transaction, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<string>(new CommandDefinition($"select {RunStampSql}", new { asOf }, transaction, cancellationToken: cancellationToken)) ?? "";

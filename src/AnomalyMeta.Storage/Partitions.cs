@@ -49,9 +49,17 @@ public sealed class Partitions(NpgsqlDataSource dataSource)
             new { from = today.AddMonths(-1), to = today.AddMonths(retention.MonthsAhead) }, cancellationToken: cancellationToken));
         async Task<int> DropAsync(string table, int days) => await connection.ExecuteScalarAsync<int>(new CommandDefinition(
             "select anomalymeta_drop_months_before(@table, @cutoff)", new { table, cutoff = today.AddDays(-days) }, cancellationToken: cancellationToken));
-        return new PartitionReport(created,
+        var report = new PartitionReport(created,
             await DropAsync("observation_day", retention.ObservationDays),
             await DropAsync("anomaly", retention.AnomalyDays),
             await DropAsync("run_series", retention.RunSeriesDays));
+        // The dashboard's day summaries hold copies of their flags (db/0022): a day whose flags are gone loses them too.
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            delete from anomaly_tag_count_day d
+            where d.as_of < @cutoff and not exists (select from anomaly a where a.as_of = d.as_of)
+            """,
+            new { cutoff = today.AddDays(-retention.AnomalyDays) }, cancellationToken: cancellationToken));
+        return report;
     }
 }

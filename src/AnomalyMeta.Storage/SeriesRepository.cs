@@ -704,16 +704,23 @@ public sealed class SeriesRepository
             """,
             parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
 
-        // A late write of an older clustering must not overwrite the current assignment of a series.
-        await connection.ExecuteAsync(new CommandDefinition(
+        // A late write of an older clustering must not overwrite the current assignment of a series. The dashboard's
+        // stored lines show each series' cluster: moving any series makes them stale, as a change of tags does (db/0022).
+        int moved = await connection.ExecuteAsync(new CommandDefinition(
             $"""
             update series s set
                 primary_period = st.primary_period, secondary_period = st.secondary_period,
                 period_status = st.period_status, cluster_version = @clusterVersion, cluster_id = st.cluster_id
             from {source} st
             where s.series_id = st.series_id and (s.cluster_version is null or s.cluster_version <= @clusterVersion)
+              and (s.cluster_version, s.cluster_id, s.primary_period, s.secondary_period, s.period_status)
+                  is distinct from (@clusterVersion, st.cluster_id, st.primary_period, st.secondary_period, st.period_status)
             """,
             parameters, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        if (moved > 0)
+        {
+            await ExecuteAsync(connection, transaction, "select nextval('series_tags_version')", cancellationToken).ConfigureAwait(false);
+        }
 
         return written;
     }

@@ -128,6 +128,69 @@ public sealed class AnomaliesApiTests(ScoredFleetFixture fleet) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_one_tag_pages_stored_lines_are_the_flags_and_series_as_they_are_and_follow_a_series_moved_to_another_cluster()
+    {
+        using var client = _service.CreateClient();
+        await using var connection = await fleet.DataSource.OpenConnectionAsync();
+
+        async Task<List<Line>> ExpectedAsync() => (await connection.QueryAsync<(string, DateTime, float, float, float, float, float, long, int?, int?, string)>(
+            """
+            select s.series_key, a.ts, a.score, a.value, a.forecast, a.lower_band, a.upper_band, a.run_id, s.cluster_version, s.cluster_id, s.tags::text
+            from anomaly a join series s using (series_id)
+            where a.as_of = @day and s.tags ->> 'region' = 'eu'
+            order by a.score desc, a.series_id desc, a.ts desc
+            """, new { day = ScoredFleetFixture.ScoringDay }))
+            .Select(r => new Line(r.Item1, DateTime.SpecifyKind(r.Item2, DateTimeKind.Utc), r.Item3, r.Item4, r.Item5, r.Item6, r.Item7, r.Item8, r.Item9, r.Item10,
+                TagsText(JsonDocument.Parse(r.Item11).RootElement)))
+            .ToList();
+
+        async Task<List<Line>> PageAsync() => (await client.GetFromJsonAsync<JsonElement>("/api/anomalies?date=2026-11-22&limit=500&tag=region%3Deu"))
+            .GetProperty("items").EnumerateArray()
+            .Select(i => new Line(i.GetProperty("seriesKey").GetString()!, i.GetProperty("ts").GetDateTime().ToUniversalTime(), i.GetProperty("score").GetSingle(),
+                i.GetProperty("value").GetSingle(), i.GetProperty("forecast").GetSingle(), i.GetProperty("lowerBand").GetSingle(), i.GetProperty("upperBand").GetSingle(),
+                i.GetProperty("runId").GetInt64(), i.GetProperty("clusterVersion").GetInt32(), i.GetProperty("clusterId").GetInt32(), TagsText(i.GetProperty("tags"))))
+            .ToList();
+
+        var expected = await ExpectedAsync();
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, await PageAsync());
+        Assert.True(await connection.ExecuteScalarAsync<long>("select count(*) from anomaly_tag_top where as_of = @day and tag_key = 'region' and tag_value = 'eu'",
+            new { day = ScoredFleetFixture.ScoringDay }) == expected.Count, "the page was not read from anomaly_tag_top");
+
+        // The top eu series moves to another cluster of its clustering: the stored lines copied its cluster.
+        var (seriesId, version, cluster, primary, secondary, status, features) = await connection.QuerySingleAsync<(int, int, int, int?, int?, string, float[])>(
+            """
+            select sa.series_id, sa.cluster_version, sa.cluster_id, sa.primary_period, sa.secondary_period, sa.period_status, sa.features
+            from anomaly_tag_top t join series s using (series_id)
+            join series_assignment sa on sa.series_id = s.series_id and sa.cluster_version = s.cluster_version
+            where t.as_of = @day and t.tag_key = 'region' and t.tag_value = 'eu'
+            order by t.score desc, t.series_id desc, t.ts desc limit 1
+            """, new { day = ScoredFleetFixture.ScoringDay });
+        int other = await connection.ExecuteScalarAsync<int>(
+            "select cluster_id from cluster where cluster_version = @version and cluster_id <> @cluster order by cluster_id limit 1", new { version, cluster });
+        var repository = new Storage.SeriesRepository(fleet.DataSource);
+        await repository.UpdateAssignmentsAsync(version, [new Storage.Records.SeriesAssignment(seriesId, other, primary, secondary, status, features)], CancellationToken.None);
+        try
+        {
+            var moved = await ExpectedAsync();
+            Assert.Equal(other, moved[0].ClusterId);
+            Assert.Equal(moved, await PageAsync());
+        }
+        finally
+        {
+            await repository.UpdateAssignmentsAsync(version, [new Storage.Records.SeriesAssignment(seriesId, cluster, primary, secondary, status, features)], CancellationToken.None);
+        }
+        Assert.Equal(expected, await PageAsync());
+
+        // Tags as sorted key=value pairs: PostgreSQL's jsonb text and the API's JSON space them differently.
+        static string TagsText(JsonElement tags) =>
+            string.Join(';', tags.EnumerateObject().Select(p => $"{p.Name}={p.Value.GetString()}").Order(StringComparer.Ordinal));
+    }
+
+    private sealed record Line(string Key, DateTime Ts, float Score, float Value, float Forecast, float LowerBand, float UpperBand, long RunId,
+        int? ClusterVersion, int? ClusterId, string Tags);
+
+    [Fact]
     public async Task Counts_per_tag_value_are_the_days_anomalies_grouped_and_are_counted_again_after_a_new_run_of_the_day()
     {
         using var client = _service.CreateClient();

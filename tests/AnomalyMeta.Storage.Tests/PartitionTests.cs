@@ -67,6 +67,37 @@ public sealed class PartitionTests(PostgresFixture postgres) : IClassFixture<Pos
         Assert.Equal("run_series_201805", await connection.ExecuteScalarAsync<string?>("select to_regclass('run_series_201805')::text"));
     }
 
+    [Fact]
+    public async Task Retention_that_drops_a_days_flags_drops_the_dashboards_summary_of_that_day_and_keeps_the_others()
+    {
+        var ids = await _series.RegisterAsync([new("partition/summary", 3600)], CancellationToken.None);
+        int id = ids["partition/summary"];
+        var old = new DateOnly(2021, 2, 10);
+        var recent = new DateOnly(2021, 8, 10);
+        await _partitions.MaintainAsync(old, new RetentionOptions { ObservationDays = 3650, AnomalyDays = 3650, RunSeriesDays = 3650, MonthsAhead = 7 }, CancellationToken.None);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync("update series set tags = '{\"team\": \"retention\"}' where series_id = @id", new { id });
+        var dashboard = new DashboardQueries(postgres.DataSource);
+        foreach (var day in new[] { old, recent })
+        {
+            var run = await _ledger.StartAsync(RunKind.Nightly, day, "test", null, 1, CancellationToken.None);
+            await _ledger.CommitBatchAsync(run.Run.RunId, day, [new SeriesOutcome(id, SeriesStatus.Scored, null, 24)],
+                [new AnomalyRow(id, new DateTimeOffset(day.ToDateTime(new TimeOnly(5, 0), DateTimeKind.Utc)), 9f, 2f, 1f, 3f, 0.9f)], CancellationToken.None);
+            await dashboard.DaySummaryAsync(day, CancellationToken.None);
+        }
+        async Task<DateOnly[]> SummarisedAsync(string table) => (await connection.QueryAsync<DateTime>(
+            $"select as_of from {table} where as_of between '2021-01-01' and '2021-12-31' order by 1")).Select(DateOnly.FromDateTime).ToArray();
+        Assert.Equal([old, recent], await SummarisedAsync("anomaly_tag_top"));
+
+        // In late August 2021, with 100 days of flags: February's go, and the summary that copied them.
+        await _partitions.MaintainAsync(new DateOnly(2021, 8, 20), new RetentionOptions { ObservationDays = 3650, AnomalyDays = 100, RunSeriesDays = 3650, MonthsAhead = 1 },
+            CancellationToken.None);
+
+        Assert.Equal([recent], (await connection.QueryAsync<DateTime>("select as_of from anomaly where series_id = @id", new { id })).Select(DateOnly.FromDateTime));
+        Assert.Equal([recent], await SummarisedAsync("anomaly_tag_count_day"));
+        Assert.Equal([recent], await SummarisedAsync("anomaly_tag_top"));
+    }
+
     private async Task<string> PartitionOfAsync(int seriesId, DateOnly day)
     {
         await using var connection = await postgres.DataSource.OpenConnectionAsync();

@@ -197,11 +197,17 @@ public sealed class RunLedgerTests(PostgresFixture postgres)
         async Task<(long, int)[]> LeftAsync(string table) => (await connection.QueryAsync<(long, int)>(
             $"select distinct run_id, series_id from {table} where series_id = any(@ids) order by 1, 2", new { ids })).ToArray();
 
+        // The dashboard's summary of the second day copies its flags' lines (db/0022).
+        await connection.ExecuteAsync("update series set tags = '{\"team\": \"cascade\"}' where series_id = any(@ids)", new { ids });
+        await new DashboardQueries(postgres.DataSource).DaySummaryAsync(asOf.AddDays(1), CancellationToken.None);
+        Assert.Equal([(second.RunId, ids[0]), (second.RunId, ids[1])], await LeftAsync("anomaly_tag_top"));
+
         await connection.ExecuteAsync("delete from series where series_id = @id", new { id = ids[0] });
         await connection.ExecuteAsync("delete from run where run_id = @id", new { id = first.RunId });
 
         Assert.Equal([(second.RunId, ids[1]), (second.RunId, ids[2])], await LeftAsync("run_series"));
         Assert.Equal([(second.RunId, ids[1])], await LeftAsync("anomaly"));
+        Assert.Equal([(second.RunId, ids[1])], await LeftAsync("anomaly_tag_top"));
     }
 
     private async Task<int[]> RegisterAsync(string prefix, int count) =>

@@ -99,7 +99,9 @@ public sealed record SeriesAnomalies(string SeriesKey, DateOnly From, DateOnly T
 /// counts per tag value, a series' flags across days, and runs' counts per status. Each query has the index or
 /// summary made for it in <c>db/0016_dashboard_indexes.sql</c>.
 /// </summary>
-public sealed class DashboardQueries(NpgsqlDataSource dataSource)
+/// <param name="dataSource">The database read.</param>
+/// <param name="tagTopDepth">Flags kept per tag value and day (<see cref="TagTopDepth"/>; tests choose fewer).</param>
+public sealed class DashboardQueries(NpgsqlDataSource dataSource, int tagTopDepth = DashboardQueries.TagTopDepth)
 {
     /// <summary>Most rows in one page.</summary>
     public const int MaxPageSize = 500;
@@ -225,7 +227,7 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
     /// with the counts per tag value): its rows by index, then each row's flag and series by primary key. Null when the
     /// stored list ends before the page does and does not hold all of the value's flags: the caller walks the ranking.
     /// </summary>
-    private static async Task<AnomalyPage?> TagTopPageAsync(NpgsqlConnection connection, DateOnly asOf, KeyValuePair<string, string> tag, float? minScore,
+    private async Task<AnomalyPage?> TagTopPageAsync(NpgsqlConnection connection, DateOnly asOf, KeyValuePair<string, string> tag, float? minScore,
         AnomalyCursor? after, int limit, CancellationToken cancellationToken)
     {
         // Rows come only while the day's stored summary is current (checked in the same statement, one round trip);
@@ -262,7 +264,7 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
         int flags = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
             "select anomalies from anomaly_tag_count where as_of = @asOf and tag_key = @key and tag_value = @value",
             new { asOf, key = tag.Key, value = tag.Value }, cancellationToken: cancellationToken)) ?? 0;
-        return flags <= TagTopDepth ? PageOf(rows, limit) : null;
+        return flags <= tagTopDepth ? PageOf(rows, limit) : null;
     }
 
     /// <summary>
@@ -355,7 +357,7 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
     /// (<c>anomaly_tag_count</c>) and its top flags per tag value (<c>anomaly_tag_top</c>), made again when stale.
     /// Returns the day's totals.
     /// </summary>
-    private static async Task<TagCounts> DaySummaryAsync(NpgsqlConnection connection, DateOnly asOf, CancellationToken cancellationToken)
+    private async Task<TagCounts> DaySummaryAsync(NpgsqlConnection connection, DateOnly asOf, CancellationToken cancellationToken)
     {
         var stored = await StoredTagCountsAsync(connection, asOf, null, cancellationToken);
         if (stored is not null)
@@ -372,30 +374,41 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource)
             await connection.ExecuteAsync(new CommandDefinition(
                 """
                 delete from anomaly_tag_count_day where as_of = @asOf;
+                -- A series' flags share its tags, so everything is counted per flagged series (about a fifth of the
+                -- flags) rather than per flag: no count(distinct), and a fifth of the rows to sort.
+                create temporary table day_series on commit drop as
+                select series_id, count(*)::integer as flags, max(score) as best_score
+                from anomaly where as_of = @asOf
+                group by series_id;
                 insert into anomaly_tag_count_day (as_of, run_stamp, anomalies, series)
-                select @asOf, @stamp, count(*), count(distinct series_id) from anomaly where as_of = @asOf;
-                create temporary table day_tag_flags on commit drop as
-                select t.key, t.value, a.score, a.series_id, a.ts
-                from anomaly a join series s using (series_id) cross join lateral jsonb_each_text(s.tags) t
-                where a.as_of = @asOf;
+                select @asOf, @stamp, coalesce(sum(flags), 0), count(*) from day_series;
+                create temporary table day_tag_series on commit drop as
+                select t.key, t.value, d.series_id, d.flags, d.best_score
+                from day_series d join series s using (series_id) cross join lateral jsonb_each_text(s.tags) t;
                 insert into anomaly_tag_count (as_of, tag_key, tag_value, anomalies, series, max_score)
-                select @asOf, key, value, count(*), count(distinct series_id), max(score)
-                from day_tag_flags
+                select @asOf, key, value, sum(flags), count(*), max(best_score)
+                from day_tag_series
                 group by key, value;
+                -- A value's top flags come from its top series by (best score, series id): a series ranked below
+                -- @depth others has @depth better flags above each of its own. So only those series' flags are ranked.
                 insert into anomaly_tag_top (as_of, tag_key, tag_value, score, series_id, ts, value, forecast, lower_band, upper_band,
                                              run_id, series_key, cluster_version, cluster_id, tags)
-                select @asOf, top.key, top.value, top.score, top.series_id, top.ts, a.value, a.forecast, a.lower_band, a.upper_band,
-                       a.run_id, s.series_key, s.cluster_version, s.cluster_id, s.tags
-                from (select key, value, score, series_id, ts
-                      from (select *, row_number() over (partition by key, value order by score desc, series_id desc, ts desc) as rank
-                            from day_tag_flags) ranked
-                      where rank <= @depth) top
-                join anomaly a on a.as_of = @asOf and a.series_id = top.series_id and a.ts = top.ts
+                select @asOf, top.key, top.value, top.score, top.series_id, top.ts, top.value_, top.forecast, top.lower_band, top.upper_band,
+                       top.run_id, s.series_key, s.cluster_version, s.cluster_id, s.tags
+                from (select b.key, b.value, a.score, a.series_id, a.ts, a.value as value_, a.forecast, a.lower_band, a.upper_band, a.run_id,
+                             row_number() over (partition by b.key, b.value order by a.score desc, a.series_id desc, a.ts desc) as rank
+                      from (select key, value, series_id
+                            from (select key, value, series_id,
+                                         row_number() over (partition by key, value order by best_score desc, series_id desc) as rank
+                                  from day_tag_series) ranked_series
+                            where rank <= @depth) b
+                      join anomaly a on a.as_of = @asOf and a.series_id = b.series_id) top
                 join series s on s.series_id = top.series_id
+                where top.rank <= @depth
                 -- In page order, so a page's rows share a few heap pages.
                 order by top.key, top.value, top.score desc, top.series_id desc, top.ts desc;
                 """,
-                new { asOf, stamp = await RunStampAsync(connection, asOf, transaction, cancellationToken), depth = TagTopDepth }, transaction,
+                new { asOf, stamp = await RunStampAsync(connection, asOf, transaction, cancellationToken), depth = tagTopDepth }, transaction,
                 cancellationToken: cancellationToken));
             stored = await StoredTagCountsAsync(connection, asOf, transaction, cancellationToken)
                 ?? throw new InvalidOperationException($"The tag counts of {asOf:yyyy-MM-dd} were written and not found.");

@@ -29,5 +29,7 @@ internal static class ThrowawayDatabase
         await connection.OpenAsync(cancellationToken);
         await using var drop = new NpgsqlCommand($"drop database if exists \"{target.Database}\" with (force)", connection);
         await drop.ExecuteNonQueryAsync(cancellationToken);
+        // Connections this process pooled to the dropped database were terminated with it (57P01 on next use).
+        NpgsqlConnection.ClearAllPools();
     }
 }

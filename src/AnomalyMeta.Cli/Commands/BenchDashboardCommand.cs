@@ -169,15 +169,28 @@ internal static class BenchDashboardCommand
         {
             await using var connection = new Npgsql.NpgsqlConnection(connectionString);
             await connection.OpenAsync(cancellationToken);
+            // The fill writes the last day's run_series last: without them it was interrupted.
             await using var command = new Npgsql.NpgsqlCommand(
-                "select (select count(*) from series), (select count(*) from run where kind = 'nightly'), (select coalesce(sum(anomalies_written), 0) from run)", connection);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            return reader.GetInt64(0) == seriesCount && reader.GetInt64(1) == days
-                ? new DashboardFleetFigures(seriesCount, days, lastDay.AddDays(1 - days), lastDay, reader.GetInt64(2), 0, 0, 0, 0)
-                : null;
+                """
+                select (select count(*) from series), (select count(*) from run where kind = 'nightly'), (select coalesce(sum(anomalies_written), 0) from run),
+                       exists (select from run_series)
+                """, connection);
+            DashboardFleetFigures? fill;
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                await reader.ReadAsync(cancellationToken);
+                fill = reader.GetInt64(0) == seriesCount && reader.GetInt64(1) == days && reader.GetBoolean(3)
+                    ? new DashboardFleetFigures(seriesCount, days, lastDay.AddDays(1 - days), lastDay, reader.GetInt64(2), 0, 0, 0, 0)
+                    : null;
+            }
+            if (fill is not null)
+            {
+                // A fill kept by an older build gets the migrations added since (the service refuses a database behind).
+                AnomalyMeta.Storage.DatabaseMigrator.Migrate(connectionString, AnomalyMeta.Storage.DatabaseMigrator.FindMigrationsDirectory());
+            }
+            return fill;
         }
-        catch (Npgsql.PostgresException exception) when (exception.SqlState == Npgsql.PostgresErrorCodes.InvalidCatalogName)
+        catch (Npgsql.PostgresException exception) when (exception.SqlState is Npgsql.PostgresErrorCodes.InvalidCatalogName or Npgsql.PostgresErrorCodes.UndefinedTable)
         {
             return null;
         }

@@ -224,7 +224,7 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, int tagTopDept
 
     /// <summary>
     /// A page of one tag value's flags read from the day's stored top flags of that value (<c>anomaly_tag_top</c>, made
-    /// with the counts per tag value): its rows by index, then each row's flag and series by primary key. Null when the
+    /// with the counts per tag value): one index range scan over rows that carry the whole line. Null when the
     /// stored list ends before the page does and does not hold all of the value's flags: the caller walks the ranking.
     /// </summary>
     private async Task<AnomalyPage?> TagTopPageAsync(NpgsqlConnection connection, DateOnly asOf, KeyValuePair<string, string> tag, float? minScore,
@@ -232,7 +232,7 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, int tagTopDept
     {
         // Rows come only while the day's stored summary is current (checked in the same statement, one round trip);
         // no row means it is stale, or the value has no flag that day: then the summary is made sure of and read again.
-        // The stored rows carry the whole line (db/0022): one index range scan, no lookup per row.
+        // db/0022: the stored rows carry the whole line, so no lookup per row.
         var sql = new StringBuilder(
             $"""
             select t.as_of as AsOf, t.series_key as SeriesKey, t.ts as Ts, t.score as Score, t.value as Value, t.forecast as Forecast,

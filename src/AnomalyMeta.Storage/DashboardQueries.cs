@@ -120,11 +120,16 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, int tagTopDept
     // Second half of the two-int advisory key space of RunLock ("AMrn"): "AMtc", tag counts of a day.
     private const int TagCountLockSpace = 0x414D7463;
 
-    private const string LineColumns =
-        """
-        a.as_of as AsOf, s.series_key as SeriesKey, a.ts as Ts, a.score as Score, a.value as Value, a.forecast as Forecast,
-        a.lower_band as LowerBand, a.upper_band as UpperBand, a.run_id as RunId, s.cluster_version as ClusterVersion,
-        s.cluster_id as ClusterId, s.tags::text as TagsJson, s.series_id as SeriesId
+    // A line's columns: the flag's from alias a, its series' from alias s; anomaly_tag_top holds both (db/0022).
+    private static readonly string LineColumns = LineColumnsOf(flag: "a", series: "s");
+
+    private static readonly string TagTopLineColumns = LineColumnsOf(flag: "t", series: "t");
+
+    private static string LineColumnsOf(string flag, string series) =>
+        $"""
+        {flag}.as_of as AsOf, {series}.series_key as SeriesKey, {flag}.ts as Ts, {flag}.score as Score, {flag}.value as Value,
+        {flag}.forecast as Forecast, {flag}.lower_band as LowerBand, {flag}.upper_band as UpperBand, {flag}.run_id as RunId,
+        {series}.cluster_version as ClusterVersion, {series}.cluster_id as ClusterId, {series}.tags::text as TagsJson, {series}.series_id as SeriesId
         """;
 
     /// <summary>A page of a day's anomalies matching <paramref name="filter"/>, highest score first, after <paramref name="after"/>.</summary>
@@ -232,12 +237,9 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, int tagTopDept
     {
         // Rows come only while the day's stored summary is current (checked in the same statement, one round trip);
         // no row means it is stale, or the value has no flag that day: then the summary is made sure of and read again.
-        // db/0022: the stored rows carry the whole line, so no lookup per row.
         var sql = new StringBuilder(
             $"""
-            select t.as_of as AsOf, t.series_key as SeriesKey, t.ts as Ts, t.score as Score, t.value as Value, t.forecast as Forecast,
-                   t.lower_band as LowerBand, t.upper_band as UpperBand, t.run_id as RunId, t.cluster_version as ClusterVersion,
-                   t.cluster_id as ClusterId, t.tags::text as TagsJson, t.series_id as SeriesId
+            select {TagTopLineColumns}
             from anomaly_tag_top t
             where t.as_of = @asOf and t.tag_key = @key and t.tag_value = @value
               and (select run_stamp from anomaly_tag_count_day where as_of = @asOf) = {RunStampSql}
@@ -393,9 +395,9 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, int tagTopDept
                 -- @depth others has @depth better flags above each of its own. So only those series' flags are ranked.
                 insert into anomaly_tag_top (as_of, tag_key, tag_value, score, series_id, ts, value, forecast, lower_band, upper_band,
                                              run_id, series_key, cluster_version, cluster_id, tags)
-                select @asOf, top.key, top.value, top.score, top.series_id, top.ts, top.value_, top.forecast, top.lower_band, top.upper_band,
+                select @asOf, top.key, top.value, top.score, top.series_id, top.ts, top.flag_value, top.forecast, top.lower_band, top.upper_band,
                        top.run_id, s.series_key, s.cluster_version, s.cluster_id, s.tags
-                from (select b.key, b.value, a.score, a.series_id, a.ts, a.value as value_, a.forecast, a.lower_band, a.upper_band, a.run_id,
+                from (select b.key, b.value, a.score, a.series_id, a.ts, a.value as flag_value, a.forecast, a.lower_band, a.upper_band, a.run_id,
                              row_number() over (partition by b.key, b.value order by a.score desc, a.series_id desc, a.ts desc) as rank
                       from (select key, value, series_id
                             from (select key, value, series_id,

@@ -116,22 +116,19 @@ public static class DashboardFleetFill
     /// </summary>
     private static async Task<IReadOnlyList<string>> DropIndexesAsync(NpgsqlConnection connection, string table, CancellationToken cancellationToken)
     {
-        var found = (await connection.QueryAsync<(string Name, string Definition, string? Constraint)>(new CommandDefinition(
+        var found = (await connection.QueryAsync<(string Name, string Definition, string? Constraint, string? ConstraintDefinition)>(new CommandDefinition(
             """
-            select i.relname, pg_get_indexdef(i.oid), c.conname
+            select i.relname, pg_get_indexdef(i.oid), c.conname, pg_get_constraintdef(c.oid)
             from pg_index x join pg_class i on i.oid = x.indexrelid
             left join pg_constraint c on c.conindid = i.oid and c.conrelid = x.indrelid
             where x.indrelid = @table::regclass
             """,
             new { table }, cancellationToken: cancellationToken))).AsList();
         var restore = new List<string>();
-        foreach (var (name, definition, constraint) in found)
+        foreach (var (name, definition, constraint, constraintDefinition) in found)
         {
             if (constraint is not null)
             {
-                string constraintDefinition = await connection.ExecuteScalarAsync<string>(new CommandDefinition(
-                    "select pg_get_constraintdef(oid) from pg_constraint where conname = @constraint and conrelid = @table::regclass",
-                    new { constraint, table }, cancellationToken: cancellationToken)) ?? throw new InvalidOperationException($"constraint {constraint} vanished");
                 await connection.ExecuteAsync(new CommandDefinition($"alter table {table} drop constraint {constraint}", cancellationToken: cancellationToken));
                 restore.Add($"alter table {table} add constraint {constraint} {constraintDefinition}");
             }

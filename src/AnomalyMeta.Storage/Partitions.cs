@@ -40,13 +40,21 @@ public sealed record PartitionReport(int Created, int ObservationMonthsDropped, 
 /// </summary>
 public sealed class Partitions(NpgsqlDataSource dataSource)
 {
+    private static readonly string[] Tables = ["observation_day", "anomaly", "run_series"];
+
     public async Task<PartitionReport> MaintainAsync(DateOnly today, RetentionOptions retention, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(retention);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        int created = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
-            "select anomalymeta_month_partitions(@from, @to)",
-            new { from = today.AddMonths(-1), to = today.AddMonths(retention.MonthsAhead) }, cancellationToken: cancellationToken));
+        int created = 0;
+        foreach (string table in Tables)
+        {
+            // One statement, so one transaction, per table: a month being made locks its table against writers
+            // (db/0023), and a pass must never hold one table while it waits for another.
+            created += await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+                "select anomalymeta_month_partitions_of(@table, @from, @to)",
+                new { table, from = today.AddMonths(-1), to = today.AddMonths(retention.MonthsAhead) }, cancellationToken: cancellationToken));
+        }
         async Task<int> DropAsync(string table, int days) => await connection.ExecuteScalarAsync<int>(new CommandDefinition(
             "select anomalymeta_drop_months_before(@table, @cutoff)", new { table, cutoff = today.AddDays(-days) }, cancellationToken: cancellationToken));
         var report = new PartitionReport(created,

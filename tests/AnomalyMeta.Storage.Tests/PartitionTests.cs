@@ -98,6 +98,64 @@ public sealed class PartitionTests(PostgresFixture postgres) : IClassFixture<Pos
         Assert.Equal([recent], await SummarisedAsync("anomaly_tag_top"));
     }
 
+    [Fact]
+    public async Task A_write_whose_statement_began_before_its_month_was_made_waits_for_it_and_lands_in_the_new_partition()
+    {
+        var ids = await _series.RegisterAsync([new("partition/racing-statement", 3600)], CancellationToken.None);
+        int id = ids["partition/racing-statement"];
+        var day = new DateOnly(2023, 5, 10);
+        await using var writer = await postgres.DataSource.OpenConnectionAsync();
+        // The insert has opened observation_day (and read which partitions it has) a second before it routes its row.
+        var write = writer.ExecuteAsync(
+            "insert into observation_day (series_id, day, points) select @id, @day, observation_points_bytes(array[1, 2, 3]::real[]) from pg_sleep(1)",
+            new { id, day });
+        await WaitForAsync("wait_event = 'PgSleep'", writer.ProcessID);
+
+        var report = await _partitions.MaintainAsync(new DateOnly(2023, 5, 20), LongRetention, CancellationToken.None);
+        await write;
+
+        Assert.True(report.Created >= 3, $"created {report.Created}");
+        Assert.Equal("observation_day_202305", await PartitionOfAsync(id, day));
+    }
+
+    [Fact]
+    public async Task Rows_written_to_the_default_partition_by_a_transaction_open_while_their_month_is_made_move_into_it_when_it_commits()
+    {
+        var ids = await _series.RegisterAsync([new("partition/racing-transaction", 3600)], CancellationToken.None);
+        int id = ids["partition/racing-transaction"];
+        DateOnly first = new(2024, 9, 3), second = new(2024, 9, 4);
+        const string Insert = "insert into observation_day (series_id, day, points) values (@id, @day, observation_points_bytes(array[4, 5]::real[]))";
+        await using var writer = await postgres.DataSource.OpenConnectionAsync();
+        await using var transaction = await writer.BeginTransactionAsync();
+        await writer.ExecuteAsync(Insert, new { id, day = first }, transaction);
+
+        var maintenance = _partitions.MaintainAsync(new DateOnly(2024, 10, 5), LongRetention, CancellationToken.None);
+        await WaitForAsync("wait_event_type = 'Lock' and query like '%anomalymeta_month_partitions%'");
+        await writer.ExecuteAsync(Insert, new { id, day = second }, transaction);
+        await transaction.CommitAsync();
+        await maintenance;
+
+        Assert.Equal("observation_day_202409", await PartitionOfAsync(id, first));
+        Assert.Equal("observation_day_202409", await PartitionOfAsync(id, second));
+    }
+
+    private static RetentionOptions LongRetention => new() { ObservationDays = 3650, AnomalyDays = 3650, RunSeriesDays = 3650 };
+
+    /// <summary>Polls pg_stat_activity until a backend (that one, when given) meets the condition.</summary>
+    private async Task WaitForAsync(string condition, int? pid = null)
+    {
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(30); await Task.Delay(20))
+        {
+            if (await connection.ExecuteScalarAsync<bool>(
+                $"select exists (select from pg_stat_activity where ({condition}) and (@pid::int is null or pid = @pid) and pid <> pg_backend_pid())", new { pid }))
+            {
+                return;
+            }
+        }
+        throw new TimeoutException($"No backend met {condition} within 30 s.");
+    }
+
     private async Task<string> PartitionOfAsync(int seriesId, DateOnly day)
     {
         await using var connection = await postgres.DataSource.OpenConnectionAsync();

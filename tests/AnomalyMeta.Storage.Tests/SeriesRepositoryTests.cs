@@ -580,6 +580,58 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
             "select count(*) from series where series_id = any(@ids) and cluster_version = @version", new { ids, version }));
     }
 
+    [Fact]
+    public async Task A_read_with_cluster_windows_leaves_the_days_a_listed_cluster_does_not_need_unread_and_reads_all_days_of_the_others()
+    {
+        var clusterings = new ClusteringStore(postgres.DataSource);
+        var ids = (await _repository.RegisterAsync(TestData.Series("windows", 4), CancellationToken.None)).Values.Order().ToArray();
+        var version = await clusterings.NextVersionAsync(CancellationToken.None);
+        await clusterings.SaveAsync(new StoredClustering(version, "kmeans", "{}", 3, null,
+            [new(0, 24, null, 2, [0f]), new(1, 24, 168, 1, [1f])]), CancellationToken.None);
+        // ids[3] stays outside the clustering.
+        await _repository.UpdateAssignmentsAsync(version,
+            [new(ids[0], 0, 24, null, "periodic", [0f]), new(ids[1], 0, 24, null, "periodic", [0f]), new(ids[2], 1, 24, 168, "periodic", [1f])],
+            CancellationToken.None);
+        var asOf = new DateOnly(2026, 4, 20);
+        const int DaysBack = 6;
+        var rows = ids.SelectMany(id => Enumerable.Range(0, DaysBack).Select(d => new DayRow(id, asOf.AddDays(-d), TestData.Day(id, asOf.AddDays(-d), 24)))).ToList();
+        await _repository.WriteObservationsAsync(rows, CancellationToken.None);
+        // Cluster 0 needs 2 days, cluster 1 more than the read's days back; a window of another clustering is ignored.
+        var windows = new ClusterWindows(version, new Dictionary<int, int> { [0] = 2, [1] = 9 });
+
+        var read = new Dictionary<int, (SeriesHistory Series, float[] Points)>();
+        await foreach (var batch in _repository.ReadHistoryAsync(asOf, DaysBack, batchSize: 3, afterSeriesId: ids[0] - 1, lastSeriesId: ids[^1],
+            CancellationToken.None, windows))
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                read[batch.Series[i].SeriesId] = (batch.Series[i], batch.PointsOf(i).ToArray());
+            }
+        }
+        var otherVersion = new ClusterWindows(version + 1, new Dictionary<int, int> { [0] = 1 });
+        float[] ofOtherVersion = [];
+        await foreach (var batch in _repository.ReadHistoryOfAsync([ids[0]], asOf, DaysBack, 10, CancellationToken.None, otherVersion))
+        {
+            ofOtherVersion = batch.PointsOf(0).ToArray();
+        }
+
+        int[] expectedDays = [2, 2, DaysBack, DaysBack];
+        for (var s = 0; s < ids.Length; s++)
+        {
+            var (series, points) = read[ids[s]];
+            Assert.Equal(DaysBack * 24, points.Length);
+            Assert.Equal(expectedDays[s], series.DaysObserved);
+            for (var d = 0; d < DaysBack; d++)
+            {
+                var day = asOf.AddDays(d - DaysBack + 1);
+                var window = points.AsSpan(d * 24, 24).ToArray();
+                Assert.Equal(d >= DaysBack - expectedDays[s] ? TestData.Day(ids[s], day, 24) : Enumerable.Repeat(float.NaN, 24).ToArray(), window);
+            }
+        }
+        Assert.Equal(read[ids[3]].Points.Length, ofOtherVersion.Length);
+        Assert.DoesNotContain(ofOtherVersion, float.IsNaN);
+    }
+
     private async Task<float[]> ReadWindowAsync(int seriesId, DateOnly asOf)
     {
         await foreach (var batch in _repository.ReadHistoryAsync(asOf, daysBack: 1, batchSize: 100, afterSeriesId: seriesId - 1, CancellationToken.None))

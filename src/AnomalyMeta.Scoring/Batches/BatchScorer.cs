@@ -104,12 +104,27 @@ public sealed class BatchScorer(DetectionOptions detection)
                 taskScales[tasks] = scale;
                 // The support is the season's observed points; a sparse season repeats them to fill its K slots, so
                 // interpolated points never pass for observations.
-                EncodeObserved(model, taskValues, seen, lead, k, taskFirstIndex, scale, firstValid, shift, positions,
-                    supportX.AsSpan(tasks * k * inputs, k * inputs), supportY.AsSpan(tasks * k, k));
-                EncodeObserved(model, taskValues, seen, lead, firstHalf, taskFirstIndex, scale, firstValid, shift, positions,
-                    halfX.AsSpan(tasks * firstHalf * inputs, firstHalf * inputs), halfY.AsSpan(tasks * firstHalf, firstHalf));
-                OneStepTask.Encode(taskValues, lead + firstHalf, secondHalf, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, model.WeeklyLag, scale,
-                    checkX.AsSpan(tasks * secondHalf * inputs, secondHalf * inputs), checkY.AsSpan(tasks * secondHalf, secondHalf), firstValid, shift);
+                var taskSupportX = supportX.AsSpan(tasks * k * inputs, k * inputs);
+                var taskSupportY = supportY.AsSpan(tasks * k, k);
+                var taskHalfX = halfX.AsSpan(tasks * firstHalf * inputs, firstHalf * inputs);
+                var taskHalfY = halfY.AsSpan(tasks * firstHalf, firstHalf);
+                var taskCheckX = checkX.AsSpan(tasks * secondHalf * inputs, secondHalf * inputs);
+                var taskCheckY = checkY.AsSpan(tasks * secondHalf, secondHalf);
+                if (EncodeObserved(model, taskValues, seen, lead, k, taskFirstIndex, scale, firstValid, shift, positions, taskSupportX, taskSupportY))
+                {
+                    // A point's row depends on nothing but the point: a support encoded in order holds the half's rows
+                    // and the check's, bit for bit: copied, not encoded again (at K = 168, half of a task's rows).
+                    taskSupportX[..taskHalfX.Length].CopyTo(taskHalfX);
+                    taskSupportY[..firstHalf].CopyTo(taskHalfY);
+                    taskSupportX[taskHalfX.Length..].CopyTo(taskCheckX);
+                    taskSupportY[firstHalf..].CopyTo(taskCheckY);
+                }
+                else
+                {
+                    EncodeObserved(model, taskValues, seen, lead, firstHalf, taskFirstIndex, scale, firstValid, shift, positions, taskHalfX, taskHalfY);
+                    OneStepTask.Encode(taskValues, lead + firstHalf, secondHalf, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, model.WeeklyLag, scale,
+                        taskCheckX, taskCheckY, firstValid, shift);
+                }
                 seen.Slice(lead + firstHalf, secondHalf).CopyTo(checkObserved.AsSpan(tasks * secondHalf, secondHalf));
                 OneStepTask.Encode(taskValues, lead + k, day, taskFirstIndex, model.PrimaryPeriod, k, model.SeasonalLag, model.WeeklyLag, scale,
                     queryX.AsSpan(tasks * day * inputs, day * inputs), queryY.AsSpan(tasks * day, day), firstValid, shift);
@@ -248,9 +263,10 @@ public sealed class BatchScorer(DetectionOptions detection)
 
     /// <summary>
     /// Encodes <paramref name="slots"/> support points from the observed points among [lead, lead + slots), in order,
-    /// cycling through them when there are fewer than slots (none observed: the points as filled).
+    /// cycling through them when there are fewer than slots (none observed: the points as filled). True when the points
+    /// were encoded in order, each slot its own point.
     /// </summary>
-    private static void EncodeObserved(ScoringModel model, ReadOnlySpan<float> values, ReadOnlySpan<bool> observed, int lead, int slots,
+    private static bool EncodeObserved(ScoringModel model, ReadOnlySpan<float> values, ReadOnlySpan<bool> observed, int lead, int slots,
         long firstIndex, TaskScale scale, int firstValid, ReadOnlySpan<int> shift, int[] positions, Span<float> inputs, Span<float> targets)
     {
         int found = 0;
@@ -264,7 +280,7 @@ public sealed class BatchScorer(DetectionOptions detection)
         if (found == slots || found == 0)
         {
             OneStepTask.Encode(values, lead, slots, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, model.WeeklyLag, scale, inputs, targets, firstValid, shift);
-            return;
+            return true;
         }
         int width = OneStepTask.InputSize;
         for (int slot = 0; slot < slots; slot++)
@@ -272,6 +288,7 @@ public sealed class BatchScorer(DetectionOptions detection)
             OneStepTask.Encode(values, positions[slot % found], 1, firstIndex, model.PrimaryPeriod, model.SeasonLength, model.SeasonalLag, model.WeeklyLag, scale,
                 inputs.Slice(slot * width, width), targets.Slice(slot, 1), firstValid, shift);
         }
+        return false;
     }
 
     /// <summary>

@@ -85,8 +85,35 @@ public sealed class ScoringModels(
         int days = minimum;
         foreach (var model in clusterModels.Values.Concat(genericModels.Values))
         {
-            days = Math.Max(days, (model.WindowLength + model.PointsPerDay - 1) / model.PointsPerDay);
+            days = Math.Max(days, DaysOf(model));
         }
         return days;
     }
+
+    /// <summary>
+    /// Days the series of each live cluster need: its model's window, or a generic model's if <see cref="Choose"/> falls
+    /// back to one, and at least <paramref name="minimum"/>. A series of a daily cluster then reads 10 days, not the
+    /// 30 of the few clusters with a weekly primary season (three weeks of seasonal lags, a week of support, the day).
+    /// Null before a clustering is live.
+    /// </summary>
+    public ClusterWindows? Windows(int minimum)
+    {
+        if (liveVersion is not int version)
+        {
+            return null;
+        }
+        int fallback = minimum;
+        foreach (var model in genericModels.Values)
+        {
+            fallback = Math.Max(fallback, DaysOf(model));
+        }
+        var days = new Dictionary<int, int>(clusterModels.Count);
+        foreach (var (cluster, model) in clusterModels)
+        {
+            days[cluster] = Math.Max(fallback, DaysOf(model));
+        }
+        return new ClusterWindows(version, days);
+    }
+
+    private static int DaysOf(ScoringModel model) => (model.WindowLength + model.PointsPerDay - 1) / model.PointsPerDay;
 }

@@ -239,11 +239,13 @@ public sealed class MorningScoring(
         TimeSpan read = TimeSpan.Zero, write = TimeSpan.Zero;
         int committed = 0;
         int daysRead = scoringModels.DaysToRead(options.DaysRead);
+        // Each series reads the days its own cluster's models need; the batch's windows keep the longest length.
+        var windows = scoringModels.Windows(options.DaysRead);
         // A scoped rescore reads its series by primary key, not the whole fleet's range: a few series of millions.
         await using var batches = (scoped is null
-                ? series.ReadHistoryAsync(request.AsOf, daysRead, options.BatchSize, afterSeriesId, lastSeriesId, cancellationToken)
+                ? series.ReadHistoryAsync(request.AsOf, daysRead, options.BatchSize, afterSeriesId, lastSeriesId, cancellationToken, windows)
                 : series.ReadHistoryOfAsync(Array.FindAll(scoped, id => id > afterSeriesId && id <= lastSeriesId), request.AsOf, daysRead,
-                    options.BatchSize, cancellationToken))
+                    options.BatchSize, cancellationToken, windows))
             .GetAsyncEnumerator(cancellationToken);
         async Task<(SeriesHistoryBatch Batch, IReadOnlyDictionary<int, DetectorState> States)?> ReadNextAsync()
         {

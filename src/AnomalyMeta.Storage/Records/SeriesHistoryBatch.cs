@@ -68,3 +68,10 @@ public sealed class SeriesHistoryBatch
         return _points.AsSpan(series.Offset, series.Length);
     }
 }
+
+/// <summary>
+/// Days of history the series of each cluster of clustering <see cref="ClusterVersion"/> need, when fewer than a
+/// batch's days back: a read leaves their older days unread (NaN, as missing). A series of another clustering, or of
+/// a cluster not listed, reads every day back.
+/// </summary>
+public sealed record ClusterWindows(int ClusterVersion, IReadOnlyDictionary<int, int> DaysByCluster);

@@ -9,7 +9,10 @@ internal static class HarmonicFit
     public const int MaxHarmonics = 3;
 
     /// <summary>Variance of <paramref name="z"/> explained by harmonics 1..H of <paramref name="period"/> (sum of squares).</summary>
-    public static double Explained(ReadOnlySpan<float> z, int period)
+    /// <param name="z">The series.</param>
+    /// <param name="period">The period, at least 1.</param>
+    /// <param name="phaseSums">Scratch of at least <paramref name="period"/> elements.</param>
+    public static double Explained(ReadOnlySpan<float> z, int period, Span<double> phaseSums)
     {
         int harmonics = Math.Min(MaxHarmonics, (period - 1) / 2);
         if (harmonics < 1)
@@ -21,7 +24,20 @@ internal static class HarmonicFit
         int n = z.Length;
         double omega = 2.0 * Math.PI / period;
 
-        // Projections b = [sum z cos(h w t), sum z sin(h w t)] by rotating phasors (no trig in the loop).
+        // cos(h w t) repeats every period: the projections b = [sum z cos(h w t), sum z sin(h w t)] are those of the
+        // series folded onto one period, so the phasors (rotated, no trig in the loop) turn period times, not n times.
+        // Each turn waits for the last one; folding is independent adds.
+        Span<double> folded = phaseSums[..period];
+        folded.Clear();
+        for (int start = 0; start < n; start += period)
+        {
+            ReadOnlySpan<float> cycle = z.Slice(start, Math.Min(period, n - start));
+            for (int phase = 0; phase < cycle.Length; phase++)
+            {
+                folded[phase] += cycle[phase];
+            }
+        }
+
         Span<double> projection = stackalloc double[2 * MaxHarmonics];
         Span<double> cosStep = stackalloc double[MaxHarmonics];
         Span<double> sinStep = stackalloc double[MaxHarmonics];
@@ -37,9 +53,9 @@ internal static class HarmonicFit
             projection[(2 * h) + 1] = 0;
         }
 
-        for (int t = 0; t < n; t++)
+        for (int t = 0; t < period; t++)
         {
-            double v = z[t];
+            double v = folded[t];
             for (int h = 0; h < harmonics; h++)
             {
                 double c = cosNow[h];

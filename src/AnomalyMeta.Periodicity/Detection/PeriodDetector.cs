@@ -492,9 +492,9 @@ public sealed class PeriodDetector
         int radius = Math.Max(1, period / 40);
         int low = Math.Max(_options.MinPeriod, period - radius);
         int high = Math.Min(maxPeriod, period + radius);
-        double here = HarmonicFit.Explained(z, period);
-        double below = period > low ? HarmonicFit.Explained(z, period - 1) : double.NegativeInfinity;
-        double above = period < high ? HarmonicFit.Explained(z, period + 1) : double.NegativeInfinity;
+        double here = HarmonicFit.Explained(z, period, _phase);
+        double below = period > low ? HarmonicFit.Explained(z, period - 1, _phase) : double.NegativeInfinity;
+        double above = period < high ? HarmonicFit.Explained(z, period + 1, _phase) : double.NegativeInfinity;
         int direction = below > here && below >= above ? -1 : above > here ? 1 : 0;
         if (direction == 0)
         {
@@ -505,7 +505,7 @@ public sealed class PeriodDetector
         double bestScore = Math.Max(below, above);
         while (best + direction >= low && best + direction <= high)
         {
-            double next = HarmonicFit.Explained(z, best + direction);
+            double next = HarmonicFit.Explained(z, best + direction, _phase);
             if (next <= bestScore)
             {
                 break;

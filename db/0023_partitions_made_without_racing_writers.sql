@@ -12,18 +12,26 @@
 
 drop function anomalymeta_month_partitions(date, date);
 
+-- The date column a partitioned table of AnomalyMeta is partitioned by; an error for any other table.
+create function anomalymeta_partition_key(table_name text) returns text
+language plpgsql immutable as $$
+begin
+    case table_name
+        when 'observation_day' then return 'day';
+        when 'anomaly', 'run_series' then return 'as_of';
+        else raise exception '% is not a partitioned table of AnomalyMeta', table_name;
+    end case;
+end $$;
+
 create function anomalymeta_month_partitions_of(table_name text, from_month date, to_month date) returns integer
 language plpgsql as $$
 declare
-    key text := case table_name when 'observation_day' then 'day' when 'anomaly' then 'as_of' when 'run_series' then 'as_of' end;
+    key constant text := anomalymeta_partition_key(table_name);
     months date[];
     month date;
     part text;
     created integer := 0;
 begin
-    if key is null then
-        raise exception 'anomalymeta_month_partitions_of: % is not a partitioned table of AnomalyMeta', table_name;
-    end if;
     select array_agg(m::date) into months
     from generate_series(date_trunc('month', from_month), to_month, interval '1 month') m
     where to_regclass(format('%s_%s', table_name, to_char(m, 'YYYYMM'))) is null;

@@ -141,14 +141,14 @@ public sealed class PartitionTests(PostgresFixture postgres) : IClassFixture<Pos
 
     private static RetentionOptions LongRetention => new() { ObservationDays = 3650, AnomalyDays = 3650, RunSeriesDays = 3650 };
 
-    /// <summary>Polls pg_stat_activity until a backend (that one, when given) meets the condition.</summary>
+    /// <summary>Polls pg_stat_activity until a backend of this database (that one, when given) meets the condition.</summary>
     private async Task WaitForAsync(string condition, int? pid = null)
     {
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         for (var waited = System.Diagnostics.Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(30); await Task.Delay(20))
         {
             if (await connection.ExecuteScalarAsync<bool>(
-                $"select exists (select from pg_stat_activity where ({condition}) and (@pid::int is null or pid = @pid) and pid <> pg_backend_pid())", new { pid }))
+                $"select exists (select from pg_stat_activity where ({condition}) and datname = current_database() and (@pid::int is null or pid = @pid) and pid <> pg_backend_pid())", new { pid }))
             {
                 return;
             }

@@ -1,3 +1,5 @@
+using MathNet.Numerics.LinearAlgebra;
+
 namespace AnomalyMeta.Periodicity.Tests;
 
 /// <summary>The harmonic fit that refines long periods, against a least-squares fit written out in full.</summary>
@@ -44,34 +46,9 @@ public sealed class HarmonicFitTests
                 }
             }
         }
-        // Solve G x = b by Gaussian elimination (G is symmetric positive definite here); the explained sum is b'x.
-        var x = (double[])b.Clone();
-        var g = (double[,])gram.Clone();
-        for (int k = 0; k < Size; k++)
-        {
-            for (int i = k + 1; i < Size; i++)
-            {
-                double factor = g[i, k] / g[k, k];
-                for (int j = k; j < Size; j++)
-                {
-                    g[i, j] -= factor * g[k, j];
-                }
-                x[i] -= factor * x[k];
-            }
-        }
-        for (int i = Size - 1; i >= 0; i--)
-        {
-            for (int j = i + 1; j < Size; j++)
-            {
-                x[i] -= g[i, j] * x[j];
-            }
-            x[i] /= g[i, i];
-        }
-        double explained = 0;
-        for (int i = 0; i < Size; i++)
-        {
-            explained += b[i] * x[i];
-        }
+        // The explained sum of squares is b' G^-1 b.
+        var x = Matrix<double>.Build.DenseOfArray(gram).Solve(Vector<double>.Build.DenseOfArray(b));
+        double explained = x.DotProduct(Vector<double>.Build.DenseOfArray(b));
         return explained;
     }
 }

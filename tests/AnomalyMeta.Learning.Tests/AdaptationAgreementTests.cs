@@ -29,6 +29,78 @@ public sealed class AdaptationAgreementTests
         TestData.AssertClose(expected, actual, 1e-4);
     }
 
+    /// <summary>Every register width this machine accelerates (16, 8, 1 floats) with the shapes above.</summary>
+    public static TheoryData<int, int[], bool> LanesAndShapes()
+    {
+        var data = new TheoryData<int, int[], bool>();
+        foreach (var lanes in AcceleratedLanes())
+        {
+            data.Add(lanes, [40, 40], false);
+            data.Add(lanes, [40, 40], true);
+            data.Add(lanes, [40, 80, 40], true);
+            data.Add(lanes, [5, 9, 3], true);
+            data.Add(lanes, [7], false);   // one hidden layer: no backward product between hidden layers
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(LanesAndShapes))]
+    public void Every_register_width_matches_the_reference_at_the_production_shape(int lanes, int[] hidden, bool metaSgd)
+    {
+        // Nine inputs and a support of 29 points: neither a whole number of row tiles nor of registers, so the padded
+        // rows and columns must drop out. 70 series take two chunks, so two threads.
+        var parameters = Parameters(hidden, inputSize: 9, metaSgd);
+        const int Count = 70, K = 29, Q = 13, Steps = 2;
+        var (sx, sy, qx) = RandomTasks(seed: 23, Count, K, Q, inputs: 9);
+
+        var expected = ReferenceMlp.AdaptAndPredict(parameters, Count, K, sx, sy, Q, qx, Steps);
+        var actual = new float[Count * Q];
+        new FastAdapter(parameters, lanes).AdaptAndPredict(Count, K, sx, sy, Q, qx, Steps, actual);
+
+        TestData.AssertClose(expected, actual, 1e-4);
+    }
+
+    [Fact]
+    public void Adaptation_changes_the_forecast_and_no_steps_gives_the_meta_model()
+    {
+        var parameters = Parameters([40, 40], inputSize: 9, metaSgd: false);
+        const int Count = 5, K = 24, Q = 24;
+        var (sx, sy, qx) = RandomTasks(seed: 29, Count, K, Q, inputs: 9);
+        var adapter = new FastAdapter(parameters);
+
+        var unadapted = new float[Count * Q];
+        adapter.AdaptAndPredict(Count, K, sx, sy, Q, qx, 0, unadapted);
+        var adapted = new float[Count * Q];
+        adapter.AdaptAndPredict(Count, K, sx, sy, Q, qx, 1, adapted);
+
+        TestData.AssertClose(ReferenceMlp.AdaptAndPredict(parameters, Count, K, sx, sy, Q, qx, 0), unadapted, 1e-5);
+        Assert.Contains(Enumerable.Range(0, Count * Q), i => MathF.Abs(adapted[i] - unadapted[i]) > 1e-3f);
+    }
+
+    [Theory]
+    [MemberData(nameof(Lanes))]
+    public void A_series_whose_inputs_overflow_gets_a_non_finite_forecast_and_its_neighbours_do_not(int lanes)
+    {
+        // Scoring reports a non-finite forecast as a diverged series: an overflowing input must reach the forecast,
+        // and stay within its own series.
+        var parameters = Parameters([40, 40], inputSize: 9, metaSgd: false);
+        const int Count = 3, K = 24, Q = 8;
+        var (sx, sy, qx) = RandomTasks(seed: 31, Count, K, Q, inputs: 9);
+        sx[(K * 9) + 5] = float.PositiveInfinity;   // series 1, point 0, input 5
+        sx[(K * 9) + 6] = float.NegativeInfinity;
+
+        var predictions = new float[Count * Q];
+        new FastAdapter(parameters, lanes).AdaptAndPredict(Count, K, sx, sy, Q, qx, 1, predictions);
+
+        Assert.All(predictions.AsSpan(0, Q).ToArray(), p => Assert.True(float.IsFinite(p)));
+        Assert.Contains(predictions.AsSpan(Q, Q).ToArray(), p => !float.IsFinite(p));
+        Assert.All(predictions.AsSpan(2 * Q, Q).ToArray(), p => Assert.True(float.IsFinite(p)));
+    }
+
+    public static TheoryData<int> Lanes() => [.. AcceleratedLanes()];
+
     [Fact]
     public void Fast_adapter_applies_the_input_normalisation_of_the_parameters()
     {
@@ -132,6 +204,39 @@ public sealed class AdaptationAgreementTests
         var after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
 
         Assert.Equal(before, after);
+    }
+
+    private static IEnumerable<int> AcceleratedLanes()
+    {
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        {
+            yield return 16;
+        }
+
+        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+        {
+            yield return 8;
+        }
+
+        yield return 1;
+    }
+
+    // Inputs and targets of the scale the morning job feeds (normalised values around zero).
+    private static (float[] SupportX, float[] SupportY, float[] QueryX) RandomTasks(int seed, int count, int supportSize, int querySize, int inputs)
+    {
+        var random = new Random(seed);
+        float[] Draw(int n)
+        {
+            var values = new float[n];
+            for (var i = 0; i < n; i++)
+            {
+                values[i] = (2f * random.NextSingle()) - 1f;
+            }
+
+            return values;
+        }
+
+        return (Draw(count * supportSize * inputs), Draw(count * supportSize), Draw(count * querySize * inputs));
     }
 
     private static MetaParameters Parameters(int[] hidden, int inputSize, bool metaSgd)

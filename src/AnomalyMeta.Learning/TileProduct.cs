@@ -1,0 +1,170 @@
+using System.Runtime.CompilerServices;
+
+namespace AnomalyMeta.Learning;
+
+/// <summary>What <see cref="TileProduct.Multiply"/> does with each finished register of the product.</summary>
+internal interface ITileFinish<TLanes>
+    where TLanes : struct, ILanes<TLanes>
+{
+    /// <summary><paramref name="sum"/> holds the product's lanes at element <paramref name="offset"/> of the output layout.</summary>
+    void Finish(nint offset, TLanes sum);
+}
+
+/// <summary>Output = ReLU(sum): a hidden layer's forward pass.</summary>
+internal readonly unsafe struct StoreRelu<TLanes>(float* output) : ITileFinish<TLanes>
+    where TLanes : struct, ILanes<TLanes>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Finish(nint offset, TLanes sum) => TLanes.Relu(sum).Store(output + offset);
+}
+
+/// <summary>Output = sum where the gate (a ReLU's output, same layout) is above zero: deltas sent down through a ReLU.</summary>
+internal readonly unsafe struct StoreWherePositive<TLanes>(float* output, float* gate) : ITileFinish<TLanes>
+    where TLanes : struct, ILanes<TLanes>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Finish(nint offset, TLanes sum) => TLanes.WherePositive(TLanes.Load(gate + offset), sum).Store(output + offset);
+}
+
+/// <summary>Parameters -= step sizes * sum (same layout): an SGD step with the gradient straight from the registers.</summary>
+internal readonly unsafe struct SubtractStep<TLanes>(float* parameters, float* stepSizes) : ITileFinish<TLanes>
+    where TLanes : struct, ILanes<TLanes>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Finish(nint offset, TLanes sum) =>
+        TLanes.NegatedMultiplyAdd(TLanes.Load(stepSizes + offset), sum, TLanes.Load(parameters + offset)).Store(parameters + offset);
+}
+
+/// <summary>
+/// Small matrix products held in registers: C = A B (+ a bias row), each register of C finished by an
+/// <see cref="ITileFinish{TLanes}"/>. Tiles are 4 rows by 3 registers (12 accumulators, more than the 8 FMAs two
+/// units keep in flight): per inner step, 3 loads of B and 4 broadcasts of A feed 12 FMAs, so the FMA units, not the
+/// loads, set the pace. A is addressed by two strides, so the same code multiplies by A or by its transpose.
+/// </summary>
+internal static unsafe class TileProduct
+{
+    /// <summary>Rows per tile; callers pad the row count to a multiple of it.</summary>
+    public const int Rows = 4;
+
+    /// <summary>
+    /// For r &lt; <paramref name="rows"/> (a multiple of <see cref="Rows"/>) and columns j &lt; <paramref name="width"/>
+    /// (a multiple of the lane count): C[r, j] = init[j] + sum over i &lt; inner of A[r, i] B[i, j], with
+    /// A[r, i] at a[r * aRowStride + i * aInnerStride], B[i, j] at b[i * bRowStride + j], init null for zero,
+    /// and C[r, j] handed over at offset r * outputRowStride + j.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Multiply<TLanes, TFinish>(
+        float* a, nint aRowStride, nint aInnerStride, int rows, int inner, float* b, nint bRowStride, int width, float* init, TFinish finish, nint outputRowStride)
+        where TLanes : struct, ILanes<TLanes>
+        where TFinish : struct, ITileFinish<TLanes>
+    {
+        var lanes = TLanes.Count;
+        for (var r = 0; r < rows; r += Rows)
+        {
+            var j = 0;
+            for (; j + (3 * lanes) <= width; j += 3 * lanes)
+            {
+                Tile4x3<TLanes, TFinish>(a + (r * aRowStride), aRowStride, aInnerStride, inner, b + j, bRowStride, init == null ? null : init + j, finish, (r * outputRowStride) + j, outputRowStride);
+            }
+
+            for (; j < width; j += lanes)
+            {
+                Tile4x1<TLanes, TFinish>(a + (r * aRowStride), aRowStride, aInnerStride, inner, b + j, bRowStride, init == null ? null : init + j, finish, (r * outputRowStride) + j, outputRowStride);
+            }
+        }
+    }
+
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x3<TLanes, TFinish>(
+        float* a, nint aRowStride, nint aInnerStride, int inner, float* b, nint bRowStride, float* init, TFinish finish, nint offset, nint outputRowStride)
+        where TLanes : struct, ILanes<TLanes>
+        where TFinish : struct, ITileFinish<TLanes>
+    {
+        var lanes = TLanes.Count;
+        TLanes c00, c01, c02;
+        if (init == null)
+        {
+            c00 = c01 = c02 = TLanes.Zero;
+        }
+        else
+        {
+            c00 = TLanes.Load(init);
+            c01 = TLanes.Load(init + lanes);
+            c02 = TLanes.Load(init + (2 * lanes));
+        }
+
+        TLanes c10 = c00, c11 = c01, c12 = c02;
+        TLanes c20 = c00, c21 = c01, c22 = c02;
+        TLanes c30 = c00, c31 = c01, c32 = c02;
+        nint row1 = aRowStride, row2 = 2 * aRowStride, row3 = 3 * aRowStride;
+        for (var i = 0; i < inner; i++)
+        {
+            var b0 = TLanes.Load(b);
+            var b1 = TLanes.Load(b + lanes);
+            var b2 = TLanes.Load(b + (2 * lanes));
+            var x = TLanes.Broadcast(*a);
+            c00 = TLanes.MultiplyAdd(x, b0, c00);
+            c01 = TLanes.MultiplyAdd(x, b1, c01);
+            c02 = TLanes.MultiplyAdd(x, b2, c02);
+            x = TLanes.Broadcast(a[row1]);
+            c10 = TLanes.MultiplyAdd(x, b0, c10);
+            c11 = TLanes.MultiplyAdd(x, b1, c11);
+            c12 = TLanes.MultiplyAdd(x, b2, c12);
+            x = TLanes.Broadcast(a[row2]);
+            c20 = TLanes.MultiplyAdd(x, b0, c20);
+            c21 = TLanes.MultiplyAdd(x, b1, c21);
+            c22 = TLanes.MultiplyAdd(x, b2, c22);
+            x = TLanes.Broadcast(a[row3]);
+            c30 = TLanes.MultiplyAdd(x, b0, c30);
+            c31 = TLanes.MultiplyAdd(x, b1, c31);
+            c32 = TLanes.MultiplyAdd(x, b2, c32);
+            a += aInnerStride;
+            b += bRowStride;
+        }
+
+        finish.Finish(offset, c00);
+        finish.Finish(offset + lanes, c01);
+        finish.Finish(offset + (2 * lanes), c02);
+        offset += outputRowStride;
+        finish.Finish(offset, c10);
+        finish.Finish(offset + lanes, c11);
+        finish.Finish(offset + (2 * lanes), c12);
+        offset += outputRowStride;
+        finish.Finish(offset, c20);
+        finish.Finish(offset + lanes, c21);
+        finish.Finish(offset + (2 * lanes), c22);
+        offset += outputRowStride;
+        finish.Finish(offset, c30);
+        finish.Finish(offset + lanes, c31);
+        finish.Finish(offset + (2 * lanes), c32);
+    }
+
+    // The columns left over after the 3-register tiles (widths that are not a multiple of 3 registers).
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x1<TLanes, TFinish>(
+        float* a, nint aRowStride, nint aInnerStride, int inner, float* b, nint bRowStride, float* init, TFinish finish, nint offset, nint outputRowStride)
+        where TLanes : struct, ILanes<TLanes>
+        where TFinish : struct, ITileFinish<TLanes>
+    {
+        var c0 = init == null ? TLanes.Zero : TLanes.Load(init);
+        TLanes c1 = c0, c2 = c0, c3 = c0;
+        nint row1 = aRowStride, row2 = 2 * aRowStride, row3 = 3 * aRowStride;
+        for (var i = 0; i < inner; i++)
+        {
+            var b0 = TLanes.Load(b);
+            c0 = TLanes.MultiplyAdd(TLanes.Broadcast(*a), b0, c0);
+            c1 = TLanes.MultiplyAdd(TLanes.Broadcast(a[row1]), b0, c1);
+            c2 = TLanes.MultiplyAdd(TLanes.Broadcast(a[row2]), b0, c2);
+            c3 = TLanes.MultiplyAdd(TLanes.Broadcast(a[row3]), b0, c3);
+            a += aInnerStride;
+            b += bRowStride;
+        }
+
+        finish.Finish(offset, c0);
+        finish.Finish(offset + outputRowStride, c1);
+        finish.Finish(offset + (2 * outputRowStride), c2);
+        finish.Finish(offset + (3 * outputRowStride), c3);
+    }
+}

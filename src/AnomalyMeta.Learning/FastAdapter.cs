@@ -37,6 +37,11 @@ public sealed unsafe class FastAdapter
     private readonly float[] _inputMean;
     private readonly float[] _inputInverseScale;
 
+    // One workspace per thread, kept across calls and shared by the adapters of one network shape: scoring calls
+    // once per 64 series, and a new workspace each time (pinned, zeroed, over 100 KB at K = 168) is not free.
+    [ThreadStatic]
+    private static Workspace? t_workspace;
+
     public FastAdapter(MetaParameters parameters)
         : this(parameters, DefaultLanes())
     {
@@ -137,7 +142,7 @@ public sealed unsafe class FastAdapter
             var chunks = (count + ChunkSize - 1) / ChunkSize;
             if (chunks == 1 || MaxDegreeOfParallelism == 1)
             {
-                var workspace = new Workspace(this);
+                var workspace = ThreadWorkspace();
                 for (var chunk = 0; chunk < chunks; chunk++)
                 {
                     RunChunk(batch, chunk, count, workspace);
@@ -150,13 +155,7 @@ public sealed unsafe class FastAdapter
                 0,
                 chunks,
                 new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism },
-                () => new Workspace(this),
-                (chunk, _, workspace) =>
-                {
-                    RunChunk(batch, chunk, count, workspace);
-                    return workspace;
-                },
-                static _ => { });
+                chunk => RunChunk(batch, chunk, count, ThreadWorkspace()));
         }
     }
 
@@ -179,6 +178,16 @@ public sealed unsafe class FastAdapter
         {
             throw new ArgumentException($"Query buffers hold {queryXLength} inputs and {predictionsLength} predictions; {count} series of {querySize} points with {inputs} inputs need {(long)count * querySize * inputs} and {(long)count * querySize}.");
         }
+    }
+
+    private Workspace ThreadWorkspace()
+    {
+        if (t_workspace is null || !t_workspace.Fits(this))
+        {
+            t_workspace = new Workspace(this);
+        }
+
+        return t_workspace;
     }
 
     private static int DefaultLanes() => Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 1;
@@ -463,12 +472,16 @@ public sealed unsafe class FastAdapter
     /// </summary>
     private sealed class Workspace
     {
-        private readonly FastAdapter _adapter;
+        private readonly int _lanes;
+        private readonly int[] _sizes;
+        private readonly int[] _strides;
         private int _rows;
 
         public Workspace(FastAdapter adapter)
         {
-            _adapter = adapter;
+            _lanes = adapter._lanes;
+            _sizes = adapter._sizes;
+            _strides = adapter._strides;
             Theta = new AlignedFloats(adapter._parameterCount);
             Transposed = new AlignedFloats(adapter._transposedCount);
             Activations = new AlignedFloats[adapter._layers];
@@ -493,6 +506,9 @@ public sealed unsafe class FastAdapter
         /// <summary>Ones: the weights of the bias gradients' column sums.</summary>
         public AlignedFloats Ones { get; private set; } = null!;
 
+        /// <summary>Whether <paramref name="adapter"/> lays its network out as this workspace's did (same widths and lanes).</summary>
+        public bool Fits(FastAdapter adapter) => adapter._lanes == _lanes && adapter._sizes.AsSpan().SequenceEqual(_sizes);
+
         public void EnsureRows(int rows)
         {
             if (rows <= _rows)
@@ -501,12 +517,12 @@ public sealed unsafe class FastAdapter
             }
 
             _rows = rows;
-            for (var l = 0; l < _adapter._layers; l++)
+            for (var l = 0; l < Activations.Length; l++)
             {
-                Activations[l] = new AlignedFloats(rows * _adapter._strides[l]);
-                if (l < _adapter._layers - 1)
+                Activations[l] = new AlignedFloats(rows * _strides[l]);
+                if (l < Deltas.Length)
                 {
-                    Deltas[l] = new AlignedFloats(rows * _adapter._strides[l + 1]);
+                    Deltas[l] = new AlignedFloats(rows * _strides[l + 1]);
                 }
             }
 

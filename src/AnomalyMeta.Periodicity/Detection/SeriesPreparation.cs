@@ -77,10 +77,19 @@ internal static class SeriesPreparation
         // with the period): as robust as the full median, since spikes are rare, at a fraction of its cost.
         int count = Math.Min(n - 1, 256);
         Span<float> steps = scratch[..count];
+        // Step i is 1 + (i * 2654435761) mod (n - 1), kept as a running remainder: one division per series instead
+        // of a 64-bit division per step (those divisions were a twentieth of the clustering's CPU).
+        long stride = 2654435761L % (n - 1);
+        long remainder = 0;
         for (int i = 0; i < count; i++)
         {
-            int t = count == n - 1 ? i + 1 : 1 + (int)((i * 2654435761L) % (n - 1));
+            int t = count == n - 1 ? i + 1 : 1 + (int)remainder;
             steps[i] = MathF.Abs(y[t] - y[t - 1]);
+            remainder += stride;
+            if (remainder >= n - 1)
+            {
+                remainder -= n - 1;
+            }
         }
 
         float typicalStep = Select(steps, steps.Length / 2);

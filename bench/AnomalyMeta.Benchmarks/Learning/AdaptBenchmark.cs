@@ -7,7 +7,7 @@ namespace AnomalyMeta.Benchmarks;
 /// <summary>Which adapter <see cref="AdaptBenchmark"/> measures.</summary>
 public enum AdaptEngine
 {
-    /// <summary><see cref="FastAdapter"/>: the Vector256 C# kernel.</summary>
+    /// <summary><see cref="FastAdapter"/>: the C# kernel (register-tiled matrix products, AVX-512 where the CPU has it).</summary>
     Fast,
 
     /// <summary><see cref="BatchedAdapter"/>: TorchSharp, batched <c>bmm</c>.</summary>

@@ -273,8 +273,8 @@ public sealed unsafe class FastAdapter
     private void AdaptOne<TLanes>(Workspace workspace, Batch batch, float* supportX, float* supportY, float* queryX, float* predictions)
         where TLanes : struct, ILanes<TLanes>
     {
-        var theta = workspace.Theta.Pointer;
-        Buffer.MemoryCopy(_theta.Pointer, theta, _parameterCount * sizeof(float), _parameterCount * sizeof(float));
+        // The first step reads the meta-parameters in place and writes the fast weights into the workspace: no copy.
+        var weights = _theta.Pointer;
         if (batch.Steps > 0)
         {
             var points = batch.SupportSize;
@@ -290,24 +290,26 @@ public sealed unsafe class FastAdapter
                 if (step > 0)
                 {
                     transposed = workspace.Transposed.Pointer;
-                    Transpose(theta, transposed);
+                    Transpose(weights, transposed);
                 }
 
-                Forward<TLanes>(workspace, rows);
-                for (var k = 0; k < rows; k++)
+                Forward<TLanes>(workspace, weights, rows);
+                for (var k = 0; k < points; k++)
                 {
-                    outputDeltas[k] = k < points ? (outputs[k] - supportY[k]) * lossScale : 0f;
+                    outputDeltas[k] = (outputs[k] - supportY[k]) * lossScale;
                 }
 
-                Backward<TLanes>(workspace, transposed, rows);
-                Descend<TLanes>(workspace, points);
+                new Span<float>(outputDeltas + points, rows - points).Clear();
+                Backward<TLanes>(workspace, weights, transposed, rows);
+                Descend<TLanes>(workspace, weights, workspace.Theta.Pointer, points);
+                weights = workspace.Theta.Pointer;
             }
         }
 
         var queryRows = RoundUp(batch.QuerySize, TileProduct.Rows);
         workspace.EnsureRows(queryRows);
         Normalize(queryX, batch.QuerySize, queryRows, workspace.Activations[0].Pointer);
-        Forward<TLanes>(workspace, queryRows);
+        Forward<TLanes>(workspace, weights, queryRows);
         Buffer.MemoryCopy(workspace.Outputs.Pointer, predictions, batch.QuerySize * sizeof(float), batch.QuerySize * sizeof(float));
     }
 
@@ -316,22 +318,23 @@ public sealed unsafe class FastAdapter
     private void Normalize(float* x, int points, int rows, float* activations)
     {
         int inputs = _sizes[0], stride = _strides[0];
-        for (var k = 0; k < rows; k++)
+        for (var k = 0; k < points; k++)
         {
-            var row = activations + (k * stride);
+            float* row = activations + (k * stride), input = x + (k * inputs);
             for (var i = 0; i < inputs; i++)
             {
-                row[i] = k < points ? (x[(k * inputs) + i] - _inputMean[i]) * _inputInverseScale[i] : 0f;
+                row[i] = (input[i] - _inputMean[i]) * _inputInverseScale[i];
             }
         }
+
+        new Span<float>(activations + (points * stride), (rows - points) * stride).Clear();
     }
 
-    /// <summary>Every layer's activations of the first <paramref name="rows"/> points with the workspace's fast weights, and the outputs.</summary>
+    /// <summary>Every layer's activations of the first <paramref name="rows"/> points with the weights <paramref name="theta"/>, and the outputs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Forward<TLanes>(Workspace workspace, int rows)
+    private void Forward<TLanes>(Workspace workspace, float* theta, int rows)
         where TLanes : struct, ILanes<TLanes>
     {
-        var theta = workspace.Theta.Pointer;
         var last = _layers - 1;
         for (var l = 0; l < last; l++)
         {
@@ -368,7 +371,7 @@ public sealed unsafe class FastAdapter
 
     /// <summary>From the output deltas, every hidden layer's deltas (d loss / d pre-activation) of the first <paramref name="rows"/> points.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Backward<TLanes>(Workspace workspace, float* transposed, int rows)
+    private void Backward<TLanes>(Workspace workspace, float* theta, float* transposed, int rows)
         where TLanes : struct, ILanes<TLanes>
     {
         var last = _layers - 1;
@@ -380,7 +383,7 @@ public sealed unsafe class FastAdapter
         // The last hidden layer: the output delta times the output weights, through the ReLU.
         var lanes = TLanes.Count;
         var stride = _strides[last];
-        var weights = workspace.Theta.Pointer + _weightOffsets[last];
+        var weights = theta + _weightOffsets[last];
         var activations = workspace.Activations[last].Pointer;
         var deltas = workspace.Deltas[last - 1].Pointer;
         var outputDeltas = workspace.OutputDeltas.Pointer;
@@ -406,13 +409,15 @@ public sealed unsafe class FastAdapter
 
     /// <summary>
     /// One SGD step of every layer from the stored activations and deltas of the <paramref name="points"/> support points:
-    /// dW = Aᵀ delta and db = the deltas' column sums, each applied to the fast weights as it leaves the registers.
+    /// dW = Aᵀ delta and db = the deltas' column sums; <paramref name="target"/> = <paramref name="source"/> - steps * gradient,
+    /// written as each register of the gradient leaves the tile (target may be source). Every parameter is written.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Descend<TLanes>(Workspace workspace, int points)
+    private void Descend<TLanes>(Workspace workspace, float* source, float* target, int points)
         where TLanes : struct, ILanes<TLanes>
     {
-        float* theta = workspace.Theta.Pointer, stepSizes = _stepSizes.Pointer;
+        var stepSizes = _stepSizes.Pointer;
+        SubtractStep<TLanes> Step(int offset) => new(source + offset, target + offset, stepSizes + offset);
         var last = _layers - 1;
         for (var l = 0; l < last; l++)
         {
@@ -420,20 +425,20 @@ public sealed unsafe class FastAdapter
             var deltas = workspace.Deltas[l].Pointer;
             TileProduct.Multiply<TLanes, SubtractStep<TLanes>>(
                 activations, 1, _strides[l], _gradientRows[l], points,
-                deltas, _strides[l + 1], _strides[l + 1], null,
-                new SubtractStep<TLanes>(theta + _weightOffsets[l], stepSizes + _weightOffsets[l]), _strides[l + 1]);
-            ColumnSums<TLanes>(deltas, _strides[l + 1], points, workspace.Ones.Pointer, _strides[l + 1], new SubtractStep<TLanes>(theta + _biasOffsets[l], stepSizes + _biasOffsets[l]));
+                deltas, _strides[l + 1], _strides[l + 1], null, Step(_weightOffsets[l]), _strides[l + 1]);
+            ColumnSums<TLanes>(deltas, _strides[l + 1], points, workspace.Ones.Pointer, _strides[l + 1], Step(_biasOffsets[l]));
         }
 
         var outputDeltas = workspace.OutputDeltas.Pointer;
-        ColumnSums<TLanes>(workspace.Activations[last].Pointer, _strides[last], points, outputDeltas, _strides[last], new SubtractStep<TLanes>(theta + _weightOffsets[last], stepSizes + _weightOffsets[last]));
+        ColumnSums<TLanes>(workspace.Activations[last].Pointer, _strides[last], points, outputDeltas, _strides[last], Step(_weightOffsets[last]));
         var biasGradient = 0f;
         for (var k = 0; k < points; k++)
         {
             biasGradient += outputDeltas[k];
         }
 
-        theta[_biasOffsets[last]] = MathF.FusedMultiplyAdd(-stepSizes[_biasOffsets[last]], biasGradient, theta[_biasOffsets[last]]);
+        var bias = _biasOffsets[last];
+        target[bias] = MathF.FusedMultiplyAdd(-stepSizes[bias], biasGradient, source[bias]);
     }
 
     // For each register of columns j < width: sum over k < points of weights[k] a[k, j], in four chains (an FMA's

@@ -26,13 +26,16 @@ internal readonly unsafe struct StoreWherePositive<TLanes>(float* output, float*
     public void Finish(nint offset, TLanes sum) => TLanes.WherePositive(TLanes.Load(gate + offset), sum).Store(output + offset);
 }
 
-/// <summary>Parameters -= step sizes * sum (same layout): an SGD step with the gradient straight from the registers.</summary>
-internal readonly unsafe struct SubtractStep<TLanes>(float* parameters, float* stepSizes) : ITileFinish<TLanes>
+/// <summary>
+/// Target = source - step sizes * sum (same layout; target may be source): an SGD step with the gradient straight from
+/// the registers.
+/// </summary>
+internal readonly unsafe struct SubtractStep<TLanes>(float* source, float* target, float* stepSizes) : ITileFinish<TLanes>
     where TLanes : struct, ILanes<TLanes>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Finish(nint offset, TLanes sum) =>
-        TLanes.NegatedMultiplyAdd(TLanes.Load(stepSizes + offset), sum, TLanes.Load(parameters + offset)).Store(parameters + offset);
+        TLanes.NegatedMultiplyAdd(TLanes.Load(stepSizes + offset), sum, TLanes.Load(source + offset)).Store(target + offset);
 }
 
 /// <summary>

@@ -797,7 +797,9 @@ public sealed class SeriesRepository
         // the gap grows with history; a freshly ingested, unanalysed table makes that plan the likely one).
         // With `only`, the batch is exactly those series (a sample), found by primary key. With windows, each series
         // reads the days its cluster's models need: at 30 days back for the few clusters of a weekly primary season,
-        // the daily ones read a third of that.
+        // the daily ones read a third of that. A series already in a newer clustering that has no models yet is scored
+        // by its cluster of the windows' (live) clustering, so it reads that cluster's window: the lateral probe of
+        // series_assignment runs only for such series (its condition on b is a one-time filter per series).
         string batchFilter = only is null ? "where series_id > @after and series_id <= @last order by series_id limit @batchSize" : "where series_id = any(@only) order by series_id";
         string Sql = $"""
             with batch as (
@@ -808,8 +810,13 @@ public sealed class SeriesRepository
             select b.series_id, b.step_seconds, b.primary_period, b.secondary_period, b.cluster_version, b.cluster_id,
                    o.day, o.points, b.time_zone
             from batch b
+            left join lateral (
+                select sa.cluster_id
+                from series_assignment sa
+                where b.cluster_version <> @windowVersion and sa.series_id = b.series_id and sa.cluster_version = @windowVersion
+            ) live on true
             left join unnest(@windowClusters, @windowDays) as w(cluster_id, days)
-                   on b.cluster_version = @windowVersion and w.cluster_id = b.cluster_id
+                   on w.cluster_id = case when b.cluster_version = @windowVersion then b.cluster_id else live.cluster_id end
             left join lateral (
                 select day, points
                 from observation_day

@@ -632,6 +632,40 @@ public sealed class SeriesRepositoryTests(PostgresFixture postgres)
         Assert.DoesNotContain(ofOtherVersion, float.IsNaN);
     }
 
+    [Fact]
+    public async Task A_series_moved_to_a_clustering_without_models_yet_reads_the_window_of_its_cluster_in_the_live_one()
+    {
+        var clusterings = new ClusteringStore(postgres.DataSource);
+        var ids = (await _repository.RegisterAsync(TestData.Series("pending", 3), CancellationToken.None)).Values.Order().ToArray();
+        var live = await clusterings.NextVersionAsync(CancellationToken.None);
+        await clusterings.SaveWithAssignmentsAsync(new StoredClustering(live, "kmeans", "{}", 2, null, [new(0, 24, null, 2, [0f])]),
+            [new(ids[0], 0, 24, null, "periodic", [0f]), new(ids[1], 0, 24, null, "periodic", [0f])], CancellationToken.None);
+        // A newer clustering (no models yet) takes all three; ids[2] is new to it and has no cluster in the live one.
+        var pending = await clusterings.NextVersionAsync(CancellationToken.None);
+        await clusterings.SaveWithAssignmentsAsync(new StoredClustering(pending, "kmeans", "{}", 3, null, [new(7, 24, 168, 3, [1f])]),
+            [new(ids[0], 7, 24, 168, "periodic", [1f]), new(ids[1], 7, 24, 168, "periodic", [1f]), new(ids[2], 7, 24, 168, "periodic", [1f])],
+            CancellationToken.None);
+        var asOf = new DateOnly(2026, 4, 20);
+        const int DaysBack = 6;
+        var rows = ids.SelectMany(id => Enumerable.Range(0, DaysBack).Select(d => new DayRow(id, asOf.AddDays(-d), TestData.Day(id, asOf.AddDays(-d), 24)))).ToList();
+        await _repository.WriteObservationsAsync(rows, CancellationToken.None);
+
+        var observed = new Dictionary<int, int>();
+        await foreach (var batch in _repository.ReadHistoryAsync(asOf, DaysBack, batchSize: 2, afterSeriesId: ids[0] - 1, lastSeriesId: ids[^1],
+            CancellationToken.None, new ClusterWindows(live, new Dictionary<int, int> { [0] = 2 })))
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                Assert.Equal(pending, batch.Series[i].ClusterVersion);
+                observed[batch.Series[i].SeriesId] = batch.Series[i].DaysObserved;
+            }
+        }
+
+        Assert.Equal(2, observed[ids[0]]);
+        Assert.Equal(2, observed[ids[1]]);
+        Assert.Equal(DaysBack, observed[ids[2]]);
+    }
+
     private async Task<float[]> ReadWindowAsync(int seriesId, DateOnly asOf)
     {
         await foreach (var batch in _repository.ReadHistoryAsync(asOf, daysBack: 1, batchSize: 100, afterSeriesId: seriesId - 1, CancellationToken.None))

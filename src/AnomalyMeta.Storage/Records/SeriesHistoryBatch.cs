@@ -71,7 +71,8 @@ public sealed class SeriesHistoryBatch
 
 /// <summary>
 /// Days of history the series of each cluster of clustering <see cref="ClusterVersion"/> need, when fewer than a
-/// batch's days back: a read leaves their older days unread (NaN, as missing). A series of another clustering, or of
-/// a cluster not listed, reads every day back.
+/// batch's days back: a read leaves their older days unread (NaN, as missing). A series assigned to a newer clustering
+/// since reads the window of its cluster in this one (the clustering that scores it); a series with no cluster here,
+/// or of a cluster not listed, reads every day back.
 /// </summary>
 public sealed record ClusterWindows(int ClusterVersion, IReadOnlyDictionary<int, int> DaysByCluster);

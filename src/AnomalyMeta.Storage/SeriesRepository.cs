@@ -798,25 +798,25 @@ public sealed class SeriesRepository
         // With `only`, the batch is exactly those series (a sample), found by primary key. With windows, each series
         // reads the days its cluster's models need: at 30 days back for the few clusters of a weekly primary season,
         // the daily ones read a third of that. A series already in a newer clustering that has no models yet is scored
-        // by its cluster of the windows' (live) clustering, so it reads that cluster's window: the lateral probe of
-        // series_assignment runs only for such series (its condition on b is a one-time filter per series).
+        // by its cluster of the windows' (live) clustering, so it reads that cluster's window. CASE evaluates its
+        // subquery only for such series: the others cost no probe of series_assignment.
         string batchFilter = only is null ? "where series_id > @after and series_id <= @last order by series_id limit @batchSize" : "where series_id = any(@only) order by series_id";
         string Sql = $"""
             with batch as (
-                select series_id, step_seconds, primary_period, secondary_period, cluster_version, cluster_id, time_zone
+                select series_id, step_seconds, primary_period, secondary_period, cluster_version, cluster_id, time_zone,
+                       case
+                           when @windowVersion <= 0 then null
+                           when cluster_version = @windowVersion then cluster_id
+                           else (select sa.cluster_id from series_assignment sa
+                                 where sa.series_id = series.series_id and sa.cluster_version = @windowVersion)
+                       end as window_cluster
                 from series
                 {batchFilter}
             )
             select b.series_id, b.step_seconds, b.primary_period, b.secondary_period, b.cluster_version, b.cluster_id,
                    o.day, o.points, b.time_zone
             from batch b
-            left join lateral (
-                select sa.cluster_id
-                from series_assignment sa
-                where b.cluster_version <> @windowVersion and sa.series_id = b.series_id and sa.cluster_version = @windowVersion
-            ) live on true
-            left join unnest(@windowClusters, @windowDays) as w(cluster_id, days)
-                   on w.cluster_id = case when b.cluster_version = @windowVersion then b.cluster_id else live.cluster_id end
+            left join unnest(@windowClusters, @windowDays) as w(cluster_id, days) on w.cluster_id = b.window_cluster
             left join lateral (
                 select day, points
                 from observation_day

@@ -78,7 +78,7 @@ internal static class SeriesPreparation
         int count = Math.Min(n - 1, 256);
         Span<float> steps = scratch[..count];
         // Step i is 1 + (i * 2654435761) mod (n - 1), kept as a running remainder: one division per series instead
-        // of a 64-bit division per step (those divisions were a twentieth of the clustering's CPU).
+        // of a 64-bit division (tens of cycles) for each of the 256 steps.
         long stride = 2654435761L % (n - 1);
         long remainder = 0;
         for (int i = 0; i < count; i++)

@@ -40,8 +40,9 @@ internal readonly unsafe struct SubtractStep<TLanes>(float* source, float* targe
 
 /// <summary>
 /// Small matrix products held in registers: C = A B (+ a bias row), each register of C finished by an
-/// <see cref="ITileFinish{TLanes}"/>. Tiles are 4 rows by 3 registers (12 accumulators, more than the 8 FMAs two
-/// units keep in flight): per inner step, 3 loads of B and 4 broadcasts of A feed 12 FMAs, so the FMA units, not the
+/// <see cref="ITileFinish{TLanes}"/>. Tiles are 8 rows by 3 registers with AVX-512's 32 registers (24 accumulators:
+/// per inner step, 3 loads of B and 8 broadcasts of A feed 24 FMAs), and 4 rows by 3 otherwise and for a remainder of
+/// 4 rows (12 accumulators, still more than the 8 FMAs two units keep in flight). Either way the FMA units, not the
 /// loads, set the pace. A is addressed by two strides, so the same code multiplies by A or by its transpose.
 /// </summary>
 internal static unsafe class TileProduct

@@ -37,8 +37,6 @@ internal interface ILanes<TSelf>
     /// <summary>x in the lanes where gate is above zero, zero elsewhere: a ReLU's derivative applied without a branch.</summary>
     static abstract TSelf WherePositive(TSelf gate, TSelf x);
 
-    static abstract float Sum(TSelf x);
-
     /// <summary>The sums of four registers' lanes, as one vector: a quarter of the shuffles of four separate sums.</summary>
     static abstract Vector128<float> SumOfEach(TSelf a, TSelf b, TSelf c, TSelf d);
 
@@ -74,9 +72,6 @@ internal readonly struct Lanes512(Vector512<float> value) : ILanes<Lanes512>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes512 WherePositive(Lanes512 gate, Lanes512 x) => new(x._value & Vector512.GreaterThan(gate._value, Vector512<float>.Zero));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sum(Lanes512 x) => Vector512.Sum(x._value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> SumOfEach(Lanes512 a, Lanes512 b, Lanes512 c, Lanes512 d) => Lanes256.SumOfEach(
@@ -118,9 +113,6 @@ internal readonly struct Lanes256(Vector256<float> value) : ILanes<Lanes256>
     public static Lanes256 WherePositive(Lanes256 gate, Lanes256 x) => new(x._value & Vector256.GreaterThan(gate._value, Vector256<float>.Zero));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sum(Lanes256 x) => Vector256.Sum(x._value);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> SumOfEach(Lanes256 a, Lanes256 b, Lanes256 c, Lanes256 d)
     {
         var sums = Avx.HorizontalAdd(Avx.HorizontalAdd(a._value, b._value), Avx.HorizontalAdd(c._value, d._value));   // [a b c d of lanes 0-3 | of lanes 4-7]
@@ -153,8 +145,6 @@ internal readonly struct Lanes1(float value) : ILanes<Lanes1>
     public static Lanes1 Relu(Lanes1 x) => new(MathF.Max(x._value, 0f));
 
     public static Lanes1 WherePositive(Lanes1 gate, Lanes1 x) => new(gate._value > 0f ? x._value : 0f);
-
-    public static float Sum(Lanes1 x) => x._value;
 
     public static Vector128<float> SumOfEach(Lanes1 a, Lanes1 b, Lanes1 c, Lanes1 d) => Vector128.Create(a._value, b._value, c._value, d._value);
 

@@ -102,6 +102,17 @@ public sealed class AdaptationAgreementTests
     public static TheoryData<int> Lanes() => [.. AcceleratedLanes()];
 
     [Fact]
+    public void A_register_width_other_than_16_8_or_1_is_refused_with_the_widths_it_takes()
+    {
+        var parameters = Parameters([8], inputSize: 2, metaSgd: false);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new FastAdapter(parameters, lanes: 4));
+
+        Assert.Equal("lanes", error.ParamName);
+        Assert.Contains("16 (AVX-512), 8 (AVX2) or 1", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Fast_adapter_applies_the_input_normalisation_of_the_parameters()
     {
         using var learner = MetaLearner.Create(new MetaLearnerOptions { InputSize = 3, HiddenSizes = [8, 8], InputNormalization = SinusoidTaskSampler.OracleNormalization, Seed = 3 });

@@ -800,6 +800,9 @@ public sealed class SeriesRepository
         // the daily ones read a third of that. A series already in a newer clustering that has no models yet is scored
         // by its cluster of the windows' (live) clustering, so it reads that cluster's window. CASE evaluates its
         // subquery only for such series: the others cost no probe of series_assignment.
+        // The rows come grouped by series and no further: the nested loop already yields them in series order, and each
+        // day's points go to the slot of its date, so ordering the days too only added a sort of every batch (57 ms
+        // against 35 ms of the backend's execution for a batch of 4,096 series).
         string batchFilter = only is null ? "where series_id > @after and series_id <= @last order by series_id limit @batchSize" : "where series_id = any(@only) order by series_id";
         string Sql = $"""
             with batch as (
@@ -823,7 +826,7 @@ public sealed class SeriesRepository
                 where series_id = b.series_id and day between greatest(@firstDay, @asOf - w.days + 1) and @asOf
                 offset 0
             ) o on true
-            order by b.series_id, o.day
+            order by b.series_id
             """;
 
         var command = new NpgsqlCommand(Sql, connection);

@@ -60,7 +60,14 @@ public sealed record PeriodBenchmarkResult(
     IReadOnlyList<AccuracySlice> PerMissing,
     IReadOnlyList<string> Misses,
     FalsePeriods NoiseFalsePeriods,
-    M4PeriodFigures? M4);
+    M4PeriodFigures? M4)
+{
+    /// <summary>
+    /// Detection + features + assignment on the demo fleet's series (22 days of hourly history, as `bench scale`
+    /// clusters them): the CPU side of the clustering's profile phase, without PostgreSQL.
+    /// </summary>
+    public Throughput FleetThroughput { get; init; }
+}
 
 /// <summary>
 /// `anomalymeta bench period`: detection accuracy on generated series with known periods at several noise levels
@@ -114,7 +121,25 @@ public static class PeriodBenchmark
             withCalendar.PerMissing,
             withCalendar.Misses,
             MeasureFalsePeriods(seed),
-            m4Directory is null ? null : RunM4(m4Directory, throughputSeries));
+            m4Directory is null ? null : RunM4(m4Directory, throughputSeries))
+        {
+            FleetThroughput = MeasureFleetThroughput(throughputSeries),
+        };
+    }
+
+    /// <summary>The demo fleet's series as the clustering reads them: 22 days of hourly history, 20,000 distinct series.</summary>
+    private static Throughput MeasureFleetThroughput(int minimumSeries)
+    {
+        var options = new AnomalyMeta.Core.Synthetic.SyntheticFleetOptions { SeriesCount = 20_000, HistoryDays = 22, Seed = 42 };
+        var generator = new AnomalyMeta.Core.Synthetic.SyntheticSeriesGenerator(options);
+        int history = options.HistoryDays * options.PointsPerDay;
+        var fleet = new List<float[]>(options.SeriesCount);
+        for (int i = 0; i < options.SeriesCount; i++)
+        {
+            fleet.Add(generator.Generate(i).Values[..history]);
+        }
+
+        return MeasureThroughput(fleet, FitModel(fleet), minimumSeries);
     }
 
     /// <summary>

@@ -65,6 +65,7 @@ internal static class PeriodBenchCommand
         text.AppendLine(culture, $"Periodic accuracy {result.Accuracy:P2}, aperiodic recognised {result.AperiodicAccuracy:P2}.");
         text.AppendLine(culture, $"Without the calendar prior (PreferredPeriods empty): periodic {result.AccuracyWithoutCalendar:P2}, aperiodic {result.AperiodicAccuracyWithoutCalendar:P2}.");
         AppendThroughput(text, "generated set", result.Throughput);
+        AppendThroughput(text, "demo fleet (22 days)", result.FleetThroughput);
         FalsePeriods noise = result.NoiseFalsePeriods;
         text.AppendLine(culture, $"False periods on {noise.Series} random walks and AR(1) series: {noise.WithRecentLook:P2} ({noise.WholeSeriesOnly:P2} without the second look at the recent half).");
         if (result.M4 is { } m4)
@@ -104,6 +105,8 @@ internal static class PeriodBenchCommand
             ["aperiodic_accuracy"] = result.AperiodicAccuracy,
             ["series_per_second"] = result.Throughput.SeriesPerSecond,
             ["series_per_cpu_second"] = result.Throughput.SeriesPerCpuSecond,
+            ["fleet_series_per_second"] = result.FleetThroughput.SeriesPerSecond,
+            ["fleet_series_per_cpu_second"] = result.FleetThroughput.SeriesPerCpuSecond,
             ["accuracy_without_calendar_prior"] = result.AccuracyWithoutCalendar,
             ["aperiodic_accuracy_without_calendar_prior"] = result.AperiodicAccuracyWithoutCalendar,
             ["generated_series"] = result.GeneratedSeries,

@@ -173,6 +173,10 @@ internal static class PipelineCommands
             var report = await WorkDisplay.RunAsync("cluster", progress => step.RunAsync(parse.GetValue(asOf), parse.GetValue(days), progress, cancellationToken));
             Console.WriteLine($"Clustering {report.Version}: {report.SeriesCount:N0} series, {report.Clusters.Count} clusters, "
                 + $"{(report.MovedCount is int moved ? $"{moved:N0} moved since the previous clustering" : "first clustering")}, {report.Seconds:F1} s");
+            if (report.Phases is { } phases)
+            {
+                Console.WriteLine($"Seconds: read wait {phases.ReadWait:F1}, periods and features {phases.Profile:F1}, fit and assign {phases.Fit:F1}, save {phases.Save:F1}");
+            }
             Console.WriteLine("| cluster | series | primary period | secondary period |");
             Console.WriteLine("| --- | --- | --- | --- |");
             foreach (var cluster in report.Clusters)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
@@ -11,7 +12,7 @@ namespace AnomalyMeta.Periodicity;
 /// </summary>
 /// <remarks>
 /// One <see cref="Fit"/> at a time per instance (it records <see cref="LastTrials"/>); the fitted
-/// <see cref="ClusterModel"/> is immutable and safe to share. Fitting 200,000 profiles took 13 s here (k-means on a
+/// <see cref="ClusterModel"/> is immutable and safe to share. Groups are fitted in parallel, one per core (k-means on a
 /// sample of at most <see cref="ClusteringOptions.MaxFitSamplePerGroup"/> per group, k = 2..6).
 /// </remarks>
 public sealed class PeriodicityClusterer
@@ -44,20 +45,58 @@ public sealed class PeriodicityClusterer
         _trials.Clear();
         (float[] means, float[] scales) = Standardisation(profiles);
         List<GroupDraft> groups = BuildGroups(profiles, options.MinClusterSize);
-        var mlContext = new MLContext(options.Seed);
-        var random = new Random(options.Seed);
-        var clusters = new List<ClusterInfo>();
-        var periodGroups = new List<PeriodGroup>();
-        foreach (GroupDraft group in groups)
+        // Every (group, k) k-means is its own task, spread over the cores, the largest groups first: k-means and its
+        // Davies-Bouldin check run on one thread each, and the two largest groups held most of the work. Each task
+        // draws from its own seed, derived from the group's periods and k, so the result does not depend on the order
+        // in which tasks finish, nor on which other groups this fleet has.
+        var prepared = new GroupFit[groups.Count];
+        Parallel.For(0, groups.Count, g => prepared[g] = PrepareGroup(profiles, groups[g], means, scales, options));
+        var tasks = new List<(int Group, int K)>();
+        for (int g = 0; g < groups.Count; g++)
         {
-            float[][] scaled = Scale(profiles, group.Members, means, scales);
-            (float[][] centroids, double daviesBouldin) = ChooseClusters(mlContext, scaled, options, random, group, _trials);
+            for (int k = 2; k <= prepared[g].MaxK; k++)
+            {
+                tasks.Add((g, k));
+            }
+        }
+
+        var outcomes = new KOutcome[tasks.Count];
+        Parallel.ForEach(
+            Partitioner.Create(0, tasks.Count, rangeSize: 1),
+            new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            range =>
+            {
+                for (int t = range.Item1; t < range.Item2; t++)
+                {
+                    (int g, int k) = tasks[t];
+                    outcomes[t] = TryK(prepared[g], k, GroupSeed(options.Seed, groups[g], k), options);
+                }
+            });
+
+        var fitted = new (float[][] Centroids, int[] Sizes, double DaviesBouldin)[groups.Count];
+        for (int t = 0; t < tasks.Count; t++)
+        {
+            _trials.Add(outcomes[t].Trial);
+        }
+
+        Parallel.For(0, groups.Count, g =>
+        {
+            (float[][] centroids, double daviesBouldin) = Choose(prepared[g], outcomes.Where((_, t) => tasks[t].Group == g), options);
             var sizes = new int[centroids.Length];
-            foreach (float[] row in scaled)
+            foreach (float[] row in prepared[g].Rows)
             {
                 sizes[Nearest(row, centroids)]++;
             }
 
+            fitted[g] = (centroids, sizes, daviesBouldin);
+        });
+
+        var clusters = new List<ClusterInfo>();
+        var periodGroups = new List<PeriodGroup>();
+        for (int g = 0; g < groups.Count; g++)
+        {
+            GroupDraft group = groups[g];
+            (float[][] centroids, int[] sizes, double daviesBouldin) = fitted[g];
             var ids = new List<int>();
             for (int c = 0; c < centroids.Length; c++)
             {
@@ -70,6 +109,10 @@ public sealed class PeriodicityClusterer
 
         return new ClusterModel(options.Version, means, scales, periodGroups, clusters);
     }
+
+    /// <summary>The seed of one group's sample (k = 0) or of its k-means for k: the run's seed mixed with the periods and k.</summary>
+    private static int GroupSeed(int seed, GroupDraft group, int k) =>
+        unchecked(seed ^ (group.Primary * 73856093) ^ (group.Secondary * 19349663) ^ (k * 83492791));
 
     /// <summary>Mean and standard deviation per feature (1 where a feature is constant, so it scales to 0).</summary>
     private static (float[] Means, float[] Scales) Standardisation(IReadOnlyList<SeriesProfile> profiles)
@@ -184,22 +227,15 @@ public sealed class PeriodicityClusterer
     }
 
     /// <summary>
-    /// Tries k = 2..max with ML.NET k-means on a sample, keeps the k with the lowest Davies-Bouldin index whose
-    /// smallest cluster (scaled to the whole group) reaches the minimum size; one cluster (the mean) when no k
-    /// qualifies or the best index is above <see cref="ClusteringOptions.MaxDaviesBouldin"/>.
+    /// A group's standardised rows, its mean (the one-cluster answer), the largest k its size allows, and the sample
+    /// k-means runs on, loaded as an ML.NET data view.
     /// </summary>
-    private static (float[][] Centroids, double DaviesBouldin) ChooseClusters(
-        MLContext mlContext, float[][] rows, ClusteringOptions options, Random random, GroupDraft group, List<KTrial> trials)
+    private static GroupFit PrepareGroup(
+        IReadOnlyList<SeriesProfile> profiles, GroupDraft group, float[] means, float[] scales, ClusteringOptions options)
     {
-        float[][] single = [Mean(rows)];
+        float[][] rows = Scale(profiles, group.Members, means, scales);
         int maxK = Math.Min(options.MaxClustersPerGroup, rows.Length / options.MinClusterSize);
-        if (maxK < 2)
-        {
-            return (single, double.NaN);
-        }
-
-        float[][] sample = Sample(rows, options.MaxFitSamplePerGroup, random);
-        double sampleScale = (double)rows.Length / sample.Length;
+        float[][] sample = maxK < 2 ? rows : Sample(rows, options.MaxFitSamplePerGroup, new Random(GroupSeed(options.Seed, group, 0)));
         var schema = SchemaDefinition.Create(typeof(FeatureRow));
         schema[nameof(FeatureRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, SeriesFeatures.Count);
         var featureRows = new FeatureRow[sample.Length];
@@ -208,52 +244,70 @@ public sealed class PeriodicityClusterer
             featureRows[i] = new FeatureRow { Features = sample[i] };
         }
 
-        IDataView data = mlContext.Data.LoadFromEnumerable(featureRows, schema);
+        return new GroupFit(group, rows, Mean(rows), maxK, sample, featureRows, schema);
+    }
+
+    /// <summary>
+    /// ML.NET k-means with k clusters on the group's sample: the trial, with its Davies-Bouldin index when its smallest
+    /// cluster (scaled to the whole group) reaches the minimum size.
+    /// </summary>
+    private static KOutcome TryK(GroupFit fit, int k, int seed, ClusteringOptions options)
+    {
+        var mlContext = new MLContext(seed);
+        IDataView data = mlContext.Data.LoadFromEnumerable(fit.FeatureRows, fit.Schema);
+        var trainer = mlContext.Clustering.Trainers.KMeans(new KMeansTrainer.Options
+        {
+            FeatureColumnName = nameof(FeatureRow.Features),
+            NumberOfClusters = k,
+            // One thread keeps the result reproducible for a given seed; the tasks run side by side instead.
+            NumberOfThreads = 1,
+            InitializationAlgorithm = KMeansTrainer.InitializationAlgorithm.KMeansPlusPlus,
+        });
+        var model = trainer.Fit(data);
+        VBuffer<float>[] vectors = [];
+        model.Model.GetClusterCentroids(ref vectors, out int found);
+        var centroids = new float[found][];
+        for (int c = 0; c < found; c++)
+        {
+            centroids[c] = vectors[c].DenseValues().ToArray();
+        }
+
+        var sizes = new int[found];
+        foreach (float[] row in fit.Sample)
+        {
+            sizes[Nearest(row, centroids)]++;
+        }
+
+        int smallest = (int)(sizes.Min() * ((double)fit.Rows.Length / fit.Sample.Length));
+        if (smallest < options.MinClusterSize)
+        {
+            return new KOutcome(new KTrial(fit.Group.Primary, fit.Group.Secondary, k, double.NaN, smallest), centroids);
+        }
+
+        ClusteringMetrics metrics = mlContext.Clustering.Evaluate(
+            model.Transform(data), scoreColumnName: "Score", featureColumnName: nameof(FeatureRow.Features));
+        return new KOutcome(new KTrial(fit.Group.Primary, fit.Group.Secondary, k, metrics.DaviesBouldinIndex, smallest), centroids);
+    }
+
+    /// <summary>
+    /// Of a group's trials (k ascending), the k with the lowest Davies-Bouldin index among those whose clusters are all
+    /// large enough; one cluster (the mean) when no k qualifies or the best index is above
+    /// <see cref="ClusteringOptions.MaxDaviesBouldin"/>.
+    /// </summary>
+    private static (float[][] Centroids, double DaviesBouldin) Choose(GroupFit fit, IEnumerable<KOutcome> outcomes, ClusteringOptions options)
+    {
         float[][]? bestCentroids = null;
         double bestIndex = double.PositiveInfinity;
-        for (int k = 2; k <= maxK; k++)
+        foreach (KOutcome outcome in outcomes)
         {
-            var trainer = mlContext.Clustering.Trainers.KMeans(new KMeansTrainer.Options
+            if (!double.IsNaN(outcome.Trial.DaviesBouldin) && outcome.Trial.DaviesBouldin < bestIndex)
             {
-                FeatureColumnName = nameof(FeatureRow.Features),
-                NumberOfClusters = k,
-                // One thread keeps the result reproducible for a given seed.
-                NumberOfThreads = 1,
-                InitializationAlgorithm = KMeansTrainer.InitializationAlgorithm.KMeansPlusPlus,
-            });
-            var model = trainer.Fit(data);
-            VBuffer<float>[] vectors = [];
-            model.Model.GetClusterCentroids(ref vectors, out int found);
-            var centroids = new float[found][];
-            for (int c = 0; c < found; c++)
-            {
-                centroids[c] = vectors[c].DenseValues().ToArray();
-            }
-
-            var sizes = new int[found];
-            foreach (float[] row in sample)
-            {
-                sizes[Nearest(row, centroids)]++;
-            }
-
-            int smallest = (int)(sizes.Min() * sampleScale);
-            if (smallest < options.MinClusterSize)
-            {
-                trials.Add(new KTrial(group.Primary, group.Secondary, k, double.NaN, smallest));
-                continue;
-            }
-
-            ClusteringMetrics metrics = mlContext.Clustering.Evaluate(
-                model.Transform(data), scoreColumnName: "Score", featureColumnName: nameof(FeatureRow.Features));
-            trials.Add(new KTrial(group.Primary, group.Secondary, k, metrics.DaviesBouldinIndex, smallest));
-            if (metrics.DaviesBouldinIndex < bestIndex)
-            {
-                bestIndex = metrics.DaviesBouldinIndex;
-                bestCentroids = centroids;
+                bestIndex = outcome.Trial.DaviesBouldin;
+                bestCentroids = outcome.Centroids;
             }
         }
 
-        return bestCentroids is null || bestIndex > options.MaxDaviesBouldin ? (single, double.NaN) : (bestCentroids, bestIndex);
+        return bestCentroids is null || bestIndex > options.MaxDaviesBouldin ? ([fit.Mean], double.NaN) : (bestCentroids, bestIndex);
     }
 
     private static float[][] Sample(float[][] rows, int maximum, Random random)
@@ -324,6 +378,11 @@ public sealed class PeriodicityClusterer
 
     /// <summary>A period group being built: its key, its members (profile indices) and the keys merged into it.</summary>
     private sealed record GroupDraft(int Primary, int Secondary, List<int> Members, List<string> MergedKeys);
+
+    private sealed record GroupFit(
+        GroupDraft Group, float[][] Rows, float[] Mean, int MaxK, float[][] Sample, FeatureRow[] FeatureRows, SchemaDefinition Schema);
+
+    private readonly record struct KOutcome(KTrial Trial, float[][] Centroids);
 
     /// <summary>ML.NET row; public members because ML.NET binds columns by reflection.</summary>
     internal sealed class FeatureRow

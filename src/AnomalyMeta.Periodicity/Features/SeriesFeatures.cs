@@ -53,6 +53,8 @@ public static class SeriesFeatures
         private double[] _work = [];
         private double[] _phase = [];
         private float[] _power = [];
+        private float[] _shares = [];
+        private float[] _logShares = [];
         private readonly Periodogram.Workspace _fft = new();
 
         public void Extract(ReadOnlySpan<float> values, PeriodEstimate period, Span<float> features)
@@ -271,7 +273,7 @@ public static class SeriesFeatures
         }
 
         /// <summary>Shannon entropy of the normalised periodogram over log(bins): 1 for white noise, near 0 for a pure tone.</summary>
-        private static float SpectralEntropy(ReadOnlySpan<float> spectrum)
+        private float SpectralEntropy(ReadOnlySpan<float> spectrum)
         {
             // Bins 1..N/2-1: the mean (bin 0) is removed by detrending and the Nyquist bin is counted once.
             ReadOnlySpan<float> power = spectrum[1..^1];
@@ -281,18 +283,19 @@ public static class SeriesFeatures
                 return 0f;
             }
 
-            double entropy = 0;
-            float inverseTotal = 1f / total;
-            for (int k = 0; k < power.Length; k++)
+            if (_shares.Length < power.Length)
             {
-                float share = power[k] * inverseTotal;
-                if (share > 0f)
-                {
-                    entropy -= share * Math.Log(share);
-                }
+                _shares = new float[power.Length];
+                _logShares = new float[power.Length];
             }
 
-            return (float)(entropy / Math.Log(power.Length));
+            Span<float> shares = _shares.AsSpan(0, power.Length);
+            Span<float> logShares = _logShares.AsSpan(0, power.Length);
+            TensorPrimitives.Multiply(power, 1f / total, shares);
+            // An empty bin adds nothing (s ln s goes to 0); the floor keeps its logarithm finite.
+            TensorPrimitives.Max(shares, 1e-30f, shares);
+            TensorPrimitives.Log(shares, logShares);
+            return -TensorPrimitives.Dot(shares, logShares) / MathF.Log(power.Length);
         }
 
         private static double Variance(ReadOnlySpan<double> values)

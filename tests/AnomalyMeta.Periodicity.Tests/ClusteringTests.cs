@@ -40,6 +40,29 @@ public sealed class ClusteringTests
     }
 
     [Fact]
+    public void A_fleet_too_small_to_split_gets_one_cluster_per_period_group()
+    {
+        // 3 series per family: no group reaches two clusters of 10, so no k-means is tried at all.
+        List<SeriesProfile> profiles = Profiles(seed: 11, perFamily: 3);
+
+        ClusterModel model = new PeriodicityClusterer().Fit(profiles, Options);
+
+        Assert.Equal(model.Groups.Count, model.Clusters.Count);
+        Assert.Equal(profiles.Count, model.Clusters.Sum(c => c.Size));
+    }
+
+    [Fact]
+    public void The_same_profiles_and_seed_give_the_same_clusters_however_the_trials_are_scheduled()
+    {
+        List<SeriesProfile> profiles = Profiles(seed: 12, perFamily: 40);
+
+        string first = new PeriodicityClusterer().Fit(profiles, Options).ToJson();
+        string second = new PeriodicityClusterer().Fit(profiles, Options).ToJson();
+
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
     public void Rare_periods_are_merged_into_the_nearest_group()
     {
         List<SeriesProfile> profiles = Profiles(seed: 3, perFamily: 20);

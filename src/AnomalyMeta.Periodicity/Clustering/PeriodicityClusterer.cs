@@ -61,16 +61,14 @@ public sealed class PeriodicityClusterer
         }
 
         var outcomes = new KOutcome[tasks.Count];
+        // One task at a time per core, in the list's order: no worker holds a chunk of them while the other is idle.
         Parallel.ForEach(
-            Partitioner.Create(0, tasks.Count, rangeSize: 1),
+            Partitioner.Create(Enumerable.Range(0, tasks.Count), EnumerablePartitionerOptions.NoBuffering),
             new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            range =>
+            t =>
             {
-                for (int t = range.Item1; t < range.Item2; t++)
-                {
-                    (int g, int k) = tasks[t];
-                    outcomes[t] = TryK(prepared[g], k, GroupSeed(options.Seed, groups[g], k), options);
-                }
+                (int g, int k) = tasks[t];
+                outcomes[t] = TryK(prepared[g], k, GroupSeed(options.Seed, groups[g], k), options);
             });
 
         var fitted = new (float[][] Centroids, int[] Sizes, double DaviesBouldin)[groups.Count];

@@ -12,8 +12,8 @@ namespace AnomalyMeta.Periodicity;
 /// </summary>
 /// <remarks>
 /// One <see cref="Fit"/> at a time per instance (it records <see cref="LastTrials"/>); the fitted
-/// <see cref="ClusterModel"/> is immutable and safe to share. Groups are fitted in parallel, one per core (k-means on a
-/// sample of at most <see cref="ClusteringOptions.MaxFitSamplePerGroup"/> per group, k = 2..6).
+/// <see cref="ClusterModel"/> is immutable and safe to share. Each (group, k) trial is a task, one per core at a time
+/// (k-means on a sample of at most <see cref="ClusteringOptions.MaxFitSamplePerGroup"/> per group, k = 2..6).
 /// </remarks>
 public sealed class PeriodicityClusterer
 {

@@ -70,6 +70,7 @@ public sealed class PeriodDetector
     private int _preparedObserved;
     private int _preparedFftLength;
     private int _acfLimit;
+    private float _inverseVariance;
 
     /// <summary>
     /// Turns off MathNet's parallelism inside one transform (process-wide): detection runs in parallel over series,
@@ -416,14 +417,19 @@ public sealed class PeriodDetector
         _preparedFftLength = fftLength;
         ReadOnlySpan<float> power = _power.AsSpan(0, (fftLength / 2) + 1);
 
-        // Autocorrelation of every lag the candidates can need, in one pass (Autocorrelation.Sums): exact, with no
-        // circular wrap, and cheaper than the zero-padded inverse transform with MathNet's managed FFT.
+        // Autocorrelation, exact (no circular wrap) and cheaper than the zero-padded inverse transform with MathNet's
+        // managed FFT. The peak scan needs every lag up to AcfScanLimit: those come in one pass (Autocorrelation.Sums).
+        // Longer lags only serve the hills of low-frequency periodogram peaks in long series, so they are computed
+        // when asked for, one dot product each, and long series do not pay for the whole quadratic autocorrelation.
         int maxLag = Math.Min(maxPeriod + 1, n - 1);
+        int scanned = Math.Min(maxLag, _options.AcfScanLimit + 1);
         _acfLimit = maxLag;
-        Span<float> acf = _acf.AsSpan(0, maxLag + 1);
-        Autocorrelation.Sums(z, maxLag, _acfPadded, acf);
-        TensorPrimitives.Multiply(acf, 1f / variance, acf);
+        _inverseVariance = 1f / variance;
+        Span<float> acf = _acf.AsSpan(0, scanned + 1);
+        Autocorrelation.Sums(z, scanned, _acfPadded, acf);
+        TensorPrimitives.Multiply(acf, _inverseVariance, acf);
         acf[0] = 1f;
+        _acf.AsSpan(scanned + 1, maxLag - scanned).Fill(float.NaN);
 
         int sources = _options.CandidatesPerSource;
         Span<int> topIndex = stackalloc int[sources];
@@ -520,7 +526,23 @@ public sealed class PeriodDetector
     }
 
     /// <summary>Autocorrelation of the linearly detrended series at <paramref name="lag"/> (0 beyond the computed range).</summary>
-    private float Acf(int lag) => lag < 0 || lag > _acfLimit ? 0f : _acf[lag];
+    private float Acf(int lag)
+    {
+        if (lag < 0 || lag > _acfLimit)
+        {
+            return 0f;
+        }
+
+        float value = _acf[lag];
+        if (float.IsNaN(value))
+        {
+            ReadOnlySpan<float> z = _detrended.AsSpan(0, _length);
+            value = TensorPrimitives.Dot(z[..(_length - lag)], z[lag..]) * _inverseVariance;
+            _acf[lag] = value;
+        }
+
+        return value;
+    }
 
     /// <summary>Keeps the largest values in descending order; returns the new count.</summary>
     private static int InsertTop(Span<int> index, Span<float> value, int count, int candidate, float score)

@@ -19,25 +19,17 @@ public sealed class DataSourceSettingsTests(PostgresFixture postgres) : IClassFi
         Assert.Equal("on", await plain.ExecuteScalarAsync<string>("show jit"));
     }
 
-    [Fact]
-    public async Task A_connection_string_that_sets_jit_itself_keeps_it_and_its_other_options()
+    [Theory]
+    // A connection string that sets jit itself keeps it; other options are kept beside the one added.
+    [InlineData("-c jit=on -c work_mem=8MB", "on")]
+    [InlineData("-c work_mem=8MB", "off")]
+    public async Task Options_of_the_connection_string_are_kept_and_jit_is_added_only_when_they_do_not_set_it(string options, string jit)
     {
-        var configured = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Options = "-c jit=on -c work_mem=8MB" };
+        var configured = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Options = options };
         await using var dataSource = PostgresSettings.CreateDataSource(configured.ConnectionString);
         await using var connection = await dataSource.OpenConnectionAsync();
 
-        Assert.Equal("on", await connection.ExecuteScalarAsync<string>("show jit"));
-        Assert.Equal("8MB", await connection.ExecuteScalarAsync<string>("show work_mem"));
-    }
-
-    [Fact]
-    public async Task Options_without_jit_are_kept_beside_it()
-    {
-        var configured = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Options = "-c work_mem=8MB" };
-        await using var dataSource = PostgresSettings.CreateDataSource(configured.ConnectionString);
-        await using var connection = await dataSource.OpenConnectionAsync();
-
-        Assert.Equal("off", await connection.ExecuteScalarAsync<string>("show jit"));
+        Assert.Equal(jit, await connection.ExecuteScalarAsync<string>("show jit"));
         Assert.Equal("8MB", await connection.ExecuteScalarAsync<string>("show work_mem"));
     }
 }

@@ -14,7 +14,10 @@ public sealed class RetentionOptions
     /// <summary>Days of anomaly flags kept (what dashboards and evaluations look back on).</summary>
     public int AnomalyDays { get; set; } = 730;
 
-    /// <summary>Days of per-series run outcomes kept (forecasts and scores of every point: the largest table).</summary>
+    /// <summary>
+    /// Days of per-series run outcomes kept (forecasts and scores of every point: the largest table). The assignments
+    /// of a clustering older than the live one go when no run of these days scored with it.
+    /// </summary>
     public int RunSeriesDays { get; set; } = 120;
 
     /// <summary>Months of partitions made ahead of today.</summary>
@@ -31,12 +34,14 @@ public sealed class RetentionOptions
 }
 
 /// <summary>What one maintenance pass did.</summary>
-public sealed record PartitionReport(int Created, int ObservationMonthsDropped, int AnomalyMonthsDropped, int RunSeriesMonthsDropped);
+public sealed record PartitionReport(int Created, int ObservationMonthsDropped, int AnomalyMonthsDropped, int RunSeriesMonthsDropped,
+    int AssignmentClusteringsDropped);
 
 /// <summary>
 /// The monthly partitions of observation_day, anomaly and run_series (db/0010): made ahead of the dates that will be
 /// written, and dropped whole once past retention (a partition is dropped when all of its month is older than the
 /// cutoff, so up to a month more than the setting is kept; rows in the default partition are deleted to the day).
+/// series_assignment has a partition per clustering (db/0024), dropped with the run outcomes that used it.
 /// </summary>
 public sealed class Partitions(NpgsqlDataSource dataSource)
 {
@@ -60,7 +65,9 @@ public sealed class Partitions(NpgsqlDataSource dataSource)
         var report = new PartitionReport(created,
             await DropAsync("observation_day", retention.ObservationDays),
             await DropAsync("anomaly", retention.AnomalyDays),
-            await DropAsync("run_series", retention.RunSeriesDays));
+            await DropAsync("run_series", retention.RunSeriesDays),
+            await connection.ExecuteScalarAsync<int>(new CommandDefinition("select anomalymeta_drop_assignments_before(@cutoff)",
+                new { cutoff = today.AddDays(-retention.RunSeriesDays) }, cancellationToken: cancellationToken)));
         // The dashboard's day summaries hold copies of their flags (db/0022): a day whose flags are gone loses them too.
         await connection.ExecuteAsync(new CommandDefinition(
             """

@@ -627,6 +627,9 @@ public sealed class SeriesRepository
         NpgsqlConnection connection, NpgsqlTransaction transaction, int clusterVersion,
         IReadOnlyList<SeriesAssignment> assignments, CancellationToken cancellationToken, bool newVersion = false)
     {
+        // Each clustering's rows live in a partition of their own (db/0024), made with its first assignment.
+        await connection.ExecuteAsync(new CommandDefinition("select anomalymeta_assignment_partition(@clusterVersion)", new { clusterVersion },
+            transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
         if (!newVersion)
         {
             await ExecuteAsync(connection, transaction,
@@ -666,10 +669,12 @@ public sealed class SeriesRepository
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        // The version's rows, wherever they were copied to; statistics for the checks' plans (a fresh temp table has none,
-        // and series_assignment's do not know the new version yet).
+        // The version's rows, wherever they were copied to; statistics for the checks' plans (a fresh temp table or
+        // partition has none). Only the new partition is analysed: analysing series_assignment would sample every one.
         var source = newVersion ? "(select * from series_assignment where cluster_version = @clusterVersion)" : "assignment_stage";
-        await ExecuteAsync(connection, transaction, newVersion ? "analyze series_assignment" : "analyze assignment_stage", cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction,
+            newVersion ? string.Create(CultureInfo.InvariantCulture, $"analyze series_assignment_{clusterVersion}") : "analyze assignment_stage",
+            cancellationToken).ConfigureAwait(false);
         var parameters = new { clusterVersion };
         var unknown = (await connection.QueryAsync<AssignmentProblem>(new CommandDefinition(
             $"""

@@ -139,6 +139,89 @@ public sealed class PartitionTests(PostgresFixture postgres) : IClassFixture<Pos
         Assert.Equal("observation_day_202409", await PartitionOfAsync(id, second));
     }
 
+    [Fact]
+    public async Task Each_clustering_has_its_assignments_in_a_partition_that_is_dropped_once_it_is_older_than_the_live_one_and_no_kept_run_used_it()
+    {
+        var ids = (await _series.RegisterAsync([new("partition/assign-a", 3600), new("partition/assign-b", 3600)], CancellationToken.None)).Values.ToArray();
+        var clusterings = new ClusteringStore(postgres.DataSource);
+        // Four clusterings: unused and older than live, older but scored a kept day, live, newer (waiting for its models).
+        var versions = new int[4];
+        for (int i = 0; i < versions.Length; i++)
+        {
+            versions[i] = await clusterings.NextVersionAsync(CancellationToken.None);
+            await clusterings.SaveWithAssignmentsAsync(new StoredClustering(versions[i], "kmeans", "{}", 2, null, [new(0, 24, null, 2, [0f])]),
+                [.. ids.Select(id => new SeriesAssignment(id, 0, 24, null, "periodic", [0f]))], CancellationToken.None);
+        }
+        await clusterings.MarkLiveAsync(versions[2], CancellationToken.None);
+        var today = new DateOnly(2022, 6, 30);
+        foreach (var (day, version) in new[] { (today.AddDays(-100), versions[0]), (today.AddDays(-10), versions[1]) })
+        {
+            var run = await _ledger.StartAsync(RunKind.Nightly, day, "test", null, 2, CancellationToken.None);
+            await _ledger.RecordModelsAsync(run.Run.RunId, version, [], CancellationToken.None);
+        }
+        string[] PartitionsOf(params int[] of) => [.. of.Select(v => $"series_assignment_{v}")];
+        Assert.Equal(PartitionsOf(versions), await AssignmentPartitionsAsync());
+
+        // Run outcomes are kept 60 days: the clustering only a 100-day-old run used goes, the one of a 10-day-old run stays.
+        var retention = new RetentionOptions { ObservationDays = 3650, AnomalyDays = 3650, RunSeriesDays = 60 };
+        var report = await _partitions.MaintainAsync(today, retention, CancellationToken.None);
+        var again = await _partitions.MaintainAsync(today, retention, CancellationToken.None);
+
+        Assert.Equal(1, report.AssignmentClusteringsDropped);
+        Assert.Equal(0, again.AssignmentClusteringsDropped);
+        Assert.Equal(PartitionsOf(versions[1], versions[2], versions[3]), await AssignmentPartitionsAsync());
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        var assigned = new List<int>();
+        foreach (int v in versions)
+        {
+            assigned.Add(await connection.ExecuteScalarAsync<int>("select count(*)::int from series_assignment where cluster_version = @v", new { v }));
+        }
+        Assert.Equal([0, 2, 2, 2], assigned);
+        // The clustering itself and the series' current cluster stay.
+        Assert.Equal(4, await connection.ExecuteScalarAsync<int>("select count(*)::int from clustering where cluster_version = any(@versions)", new { versions }));
+        Assert.Equal(2, await connection.ExecuteScalarAsync<int>(
+            "select count(*)::int from series where series_id = any(@ids) and cluster_version = @newest", new { ids, newest = versions[3] }));
+    }
+
+    [Fact]
+    public async Task Making_the_partition_of_a_clustering_being_saved_does_not_hold_back_readers_nor_writers_of_other_clusterings()
+    {
+        var id = (await _series.RegisterAsync([new("partition/assign-lock", 3600)], CancellationToken.None)).Values.Single();
+        var clusterings = new ClusteringStore(postgres.DataSource);
+        int saved = await clusterings.NextVersionAsync(CancellationToken.None);
+        await clusterings.SaveWithAssignmentsAsync(new StoredClustering(saved, "kmeans", "{}", 1, null, [new(0, 24, null, 1, [0f]), new(1, 168, null, 0, [1f])]),
+            [new(id, 0, 24, null, "periodic", [0f])], CancellationToken.None);
+        int saving = await clusterings.NextVersionAsync(CancellationToken.None);
+        await using var saver = await postgres.DataSource.OpenConnectionAsync();
+        await using var transaction = await saver.BeginTransactionAsync();
+        Assert.True(await saver.ExecuteScalarAsync<bool>("select anomalymeta_assignment_partition(@saving)", new { saving }, transaction));
+
+        // While the save's transaction is open, with its lock on series_assignment: another clustering's assignments
+        // are written and read (a statement that waited for the lock would hit the timeout).
+        await using var other = await postgres.DataSource.OpenConnectionAsync();
+        await other.ExecuteAsync("set statement_timeout = '3s'");
+        var written = _series.UpdateAssignmentsAsync(saved, [new(id, 1, 168, null, "periodic", [1f])], CancellationToken.None);
+        Assert.Equal(1, await written.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(1, await other.ExecuteScalarAsync<int>(
+            "select cluster_id from series_assignment where cluster_version = @saved and series_id = @id", new { saved, id }));
+        await transaction.RollbackAsync();
+
+        // The partition goes with the save that made it.
+        Assert.DoesNotContain($"series_assignment_{saving}", await AssignmentPartitionsAsync());
+        Assert.Contains($"series_assignment_{saved}", await AssignmentPartitionsAsync());
+    }
+
+    private async Task<string[]> AssignmentPartitionsAsync()
+    {
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        return (await connection.QueryAsync<string>(
+            """
+            select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+            where i.inhparent = 'series_assignment'::regclass
+            order by substring(c.relname from '[0-9]+$')::int
+            """)).ToArray();
+    }
+
     private static RetentionOptions LongRetention => new() { ObservationDays = 3650, AnomalyDays = 3650, RunSeriesDays = 3650 };
 
     /// <summary>Polls pg_stat_activity until a backend of this database (that one, when given) meets the condition.</summary>

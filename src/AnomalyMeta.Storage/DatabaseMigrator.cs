@@ -34,7 +34,7 @@ public static class DatabaseMigrator
         EnsureDatabase.For.PostgresqlDatabase(connectionString, log);
 
         var engine = DeployChanges.To
-            .PostgresqlDatabase(connectionString)
+            .PostgresqlDatabase(PostgresSettings.WithDefaultCommandTimeout(connectionString))
             .WithScriptsFromFileSystem(migrationsDirectory, new FileSystemScriptOptions
             {
                 IncludeSubDirectories = false,

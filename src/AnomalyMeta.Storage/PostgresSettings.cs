@@ -37,12 +37,7 @@ public static class PostgresSettings
     public static NpgsqlDataSource CreateDataSource(string connectionString)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        var builder = new NpgsqlDataSourceBuilder(connectionString);
-        if (!connectionString.Contains("Command Timeout", StringComparison.OrdinalIgnoreCase)
-            && !connectionString.Contains("CommandTimeout", StringComparison.OrdinalIgnoreCase))
-        {
-            builder.ConnectionStringBuilder.CommandTimeout = DefaultCommandTimeoutSeconds;
-        }
+        var builder = new NpgsqlDataSourceBuilder(WithDefaultCommandTimeout(connectionString));
         if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase)
             && !connectionString.Contains("AutoPrepare", StringComparison.OrdinalIgnoreCase))
         {
@@ -60,6 +55,20 @@ public static class PostgresSettings
             builder.ConnectionStringBuilder.Options = $"{builder.ConnectionStringBuilder.Options} -c jit=off".Trim();
         }
         return builder.Build();
+    }
+
+    /// <summary>
+    /// <paramref name="connectionString"/> with a command timeout of <see cref="DefaultCommandTimeoutSeconds"/> when it sets
+    /// none. The migrations use it too: a script that moves a fleet's table (db/0024 at 200,000 series and 47
+    /// clusterings: 9.4 million rows) outlasts Npgsql's 30 s.
+    /// </summary>
+    public static string WithDefaultCommandTimeout(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        return connectionString.Contains("Command Timeout", StringComparison.OrdinalIgnoreCase)
+            || connectionString.Contains("CommandTimeout", StringComparison.OrdinalIgnoreCase)
+                ? connectionString
+                : new NpgsqlConnectionStringBuilder(connectionString) { CommandTimeout = DefaultCommandTimeoutSeconds }.ConnectionString;
     }
 
     /// <summary>Statements prepared per connection when the connection string does not say (Npgsql's Max Auto Prepare).</summary>

@@ -32,4 +32,17 @@ public sealed class DataSourceSettingsTests(PostgresFixture postgres) : IClassFi
         Assert.Equal(jit, await connection.ExecuteScalarAsync<string>("show jit"));
         Assert.Equal("8MB", await connection.ExecuteScalarAsync<string>("show work_mem"));
     }
+
+    [Theory]
+    [InlineData("", PostgresSettings.DefaultCommandTimeoutSeconds)]
+    [InlineData(";Command Timeout=12", 12)]
+    [InlineData(";CommandTimeout=0", 0)]
+    public void A_command_timeout_the_connection_string_sets_is_kept_and_the_fleet_scale_default_fills_in_otherwise(string setting, int seconds)
+    {
+        string configured = postgres.ConnectionString + setting;
+
+        Assert.Equal(seconds, new NpgsqlConnectionStringBuilder(PostgresSettings.WithDefaultCommandTimeout(configured)).CommandTimeout);
+        using var dataSource = PostgresSettings.CreateDataSource(configured);
+        Assert.Equal(seconds, new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).CommandTimeout);
+    }
 }

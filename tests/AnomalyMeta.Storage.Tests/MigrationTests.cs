@@ -48,6 +48,25 @@ public sealed class MigrationTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_migration_may_run_longer_than_npgsqls_default_command_timeout()
+    {
+        // Npgsql gives a statement 30 s unless told otherwise; a script that moves a fleet's table runs longer.
+        var scripts = Directory.CreateTempSubdirectory("anomalymeta-migrations-");
+        var database = "anomalymeta_test_long_" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(scripts.FullName, "0001_long.sql"), "create table long_table as select 1 as id from pg_sleep(31);");
+
+            Assert.Equal(["0001_long.sql"], DatabaseMigrator.Migrate(postgres.ConnectionStringFor(database), scripts.FullName));
+        }
+        finally
+        {
+            await postgres.DropDatabaseAsync(database);
+            scripts.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_failing_migration_names_its_script_and_leaves_none_of_it_applied()
     {
         var scripts = Directory.CreateTempSubdirectory("anomalymeta-migrations-");

@@ -7,14 +7,7 @@ alter table series_assignment rename to series_assignment_unpartitioned;
 alter table series_assignment_unpartitioned rename constraint series_assignment_pkey to series_assignment_unpartitioned_pkey;
 
 create table series_assignment (
-    series_id         integer     not null,
-    cluster_version   integer     not null,
-    cluster_id        integer     not null,
-    primary_period    integer     null,
-    secondary_period  integer     null,
-    period_status     text        not null,
-    features          real[]      not null,
-    assigned_at       timestamptz not null default now(),
+    like series_assignment_unpartitioned including defaults,
     primary key (series_id, cluster_version)
 ) partition by list (cluster_version);
 

@@ -160,7 +160,9 @@ public sealed class PartitionTests(PostgresFixture postgres) : IClassFixture<Pos
             await _ledger.RecordModelsAsync(run.Run.RunId, version, [], CancellationToken.None);
         }
         string[] PartitionsOf(params int[] of) => [.. of.Select(v => $"series_assignment_{v}")];
-        Assert.Equal(PartitionsOf(versions), await AssignmentPartitionsAsync());
+        // Only this test's clusterings: the class's database is shared (the other test drops what it made).
+        async Task<string[]> OwnPartitionsAsync() => [.. (await AssignmentPartitionsAsync()).Intersect(PartitionsOf(versions))];
+        Assert.Equal(PartitionsOf(versions), await OwnPartitionsAsync());
 
         // Run outcomes are kept 60 days: the clustering only a 100-day-old run used goes, the one of a 10-day-old run stays.
         var retention = new RetentionOptions { ObservationDays = 3650, AnomalyDays = 3650, RunSeriesDays = 60 };
@@ -169,7 +171,7 @@ public sealed class PartitionTests(PostgresFixture postgres) : IClassFixture<Pos
 
         Assert.Equal(1, report.AssignmentClusteringsDropped);
         Assert.Equal(0, again.AssignmentClusteringsDropped);
-        Assert.Equal(PartitionsOf(versions[1], versions[2], versions[3]), await AssignmentPartitionsAsync());
+        Assert.Equal(PartitionsOf(versions[1], versions[2], versions[3]), await OwnPartitionsAsync());
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         var assigned = new List<int>();
         foreach (int v in versions)
@@ -192,23 +194,32 @@ public sealed class PartitionTests(PostgresFixture postgres) : IClassFixture<Pos
         await clusterings.SaveWithAssignmentsAsync(new StoredClustering(saved, "kmeans", "{}", 1, null, [new(0, 24, null, 1, [0f]), new(1, 168, null, 0, [1f])]),
             [new(id, 0, 24, null, "periodic", [0f])], CancellationToken.None);
         int saving = await clusterings.NextVersionAsync(CancellationToken.None);
-        await using var saver = await postgres.DataSource.OpenConnectionAsync();
-        await using var transaction = await saver.BeginTransactionAsync();
-        Assert.True(await saver.ExecuteScalarAsync<bool>("select anomalymeta_assignment_partition(@saving)", new { saving }, transaction));
-
-        // While the save's transaction is open, with its lock on series_assignment: another clustering's assignments
-        // are written and read (a statement that waited for the lock would hit the timeout).
         await using var other = await postgres.DataSource.OpenConnectionAsync();
-        await other.ExecuteAsync("set statement_timeout = '3s'");
-        var written = _series.UpdateAssignmentsAsync(saved, [new(id, 1, 168, null, "periodic", [1f])], CancellationToken.None);
-        Assert.Equal(1, await written.WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal(1, await other.ExecuteScalarAsync<int>(
-            "select cluster_id from series_assignment where cluster_version = @saved and series_id = @id", new { saved, id }));
-        await transaction.RollbackAsync();
+        try
+        {
+            await using var saver = await postgres.DataSource.OpenConnectionAsync();
+            await using var transaction = await saver.BeginTransactionAsync();
+            Assert.True(await saver.ExecuteScalarAsync<bool>("select anomalymeta_assignment_partition(@saving)", new { saving }, transaction));
 
-        // The partition goes with the save that made it.
-        Assert.DoesNotContain($"series_assignment_{saving}", await AssignmentPartitionsAsync());
-        Assert.Contains($"series_assignment_{saved}", await AssignmentPartitionsAsync());
+            // While the save's transaction is open, with its lock on series_assignment: another clustering's assignments
+            // are written and read (a statement that waited for the lock would hit the timeout).
+            await other.ExecuteAsync("set statement_timeout = '3s'");
+            var written = _series.UpdateAssignmentsAsync(saved, [new(id, 1, 168, null, "periodic", [1f])], CancellationToken.None);
+            Assert.Equal(1, await written.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal(1, await other.ExecuteScalarAsync<int>(
+                "select cluster_id from series_assignment where cluster_version = @saved and series_id = @id", new { saved, id }));
+            await transaction.RollbackAsync();
+
+            // The partition goes with the save that made it.
+            Assert.DoesNotContain($"series_assignment_{saving}", await AssignmentPartitionsAsync());
+            Assert.Contains($"series_assignment_{saved}", await AssignmentPartitionsAsync());
+        }
+        finally
+        {
+            // The retention test counts what a maintenance pass drops in this class's database.
+            await other.ExecuteAsync("reset statement_timeout");
+            await other.ExecuteAsync($"drop table if exists series_assignment_{saved}");
+        }
     }
 
     private async Task<string[]> AssignmentPartitionsAsync()

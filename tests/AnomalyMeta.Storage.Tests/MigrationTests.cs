@@ -48,44 +48,42 @@ public sealed class MigrationTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task A_migration_may_run_longer_than_npgsqls_default_command_timeout()
-    {
+    public Task A_migration_may_run_longer_than_npgsqls_default_command_timeout() =>
         // Npgsql gives a statement 30 s unless told otherwise; a script that moves a fleet's table runs longer.
-        var scripts = Directory.CreateTempSubdirectory("anomalymeta-migrations-");
-        var database = "anomalymeta_test_long_" + Guid.NewGuid().ToString("N")[..8];
-        try
+        WithScriptsAsync("long", [("0001_long.sql", "create table long_table as select 1 as id from pg_sleep(31);")], (scripts, database) =>
         {
-            await File.WriteAllTextAsync(Path.Combine(scripts.FullName, "0001_long.sql"), "create table long_table as select 1 as id from pg_sleep(31);");
-
-            Assert.Equal(["0001_long.sql"], DatabaseMigrator.Migrate(postgres.ConnectionStringFor(database), scripts.FullName));
-        }
-        finally
-        {
-            await postgres.DropDatabaseAsync(database);
-            scripts.Delete(recursive: true);
-        }
-    }
+            Assert.Equal(["0001_long.sql"], DatabaseMigrator.Migrate(postgres.ConnectionStringFor(database), scripts));
+            return Task.CompletedTask;
+        });
 
     [Fact]
-    public async Task A_failing_migration_names_its_script_and_leaves_none_of_it_applied()
+    public Task A_failing_migration_names_its_script_and_leaves_none_of_it_applied() =>
+        WithScriptsAsync("broken",
+            [("0001_ok.sql", "create table ok_table (id integer);"), ("0002_broken.sql", "create table half_done (id integer);\nselect no_such_function();")],
+            async (scripts, database) =>
+            {
+                var error = Assert.Throws<InvalidOperationException>(() => DatabaseMigrator.Migrate(postgres.ConnectionStringFor(database), scripts));
+
+                Assert.Contains("0002_broken.sql", error.Message, StringComparison.Ordinal);
+                await using var connection = await PostgresFixture.OpenServerAsync(postgres.ConnectionStringFor(database));
+                var tables = (await connection.QueryAsync<string>(
+                    "select table_name from information_schema.tables where table_name in ('ok_table', 'half_done')")).ToList();
+                Assert.Equal(["ok_table"], tables);
+            });
+
+    /// <summary>Runs <paramref name="test"/> with a folder of the given scripts and the name of a database of its own; drops both after.</summary>
+    private async Task WithScriptsAsync(string name, (string File, string Sql)[] files, Func<string, string, Task> test)
     {
         var scripts = Directory.CreateTempSubdirectory("anomalymeta-migrations-");
-        var database = "anomalymeta_test_broken_" + Guid.NewGuid().ToString("N")[..8];
+        var database = $"anomalymeta_test_{name}_" + Guid.NewGuid().ToString("N")[..8];
         try
         {
-            await File.WriteAllTextAsync(Path.Combine(scripts.FullName, "0001_ok.sql"), "create table ok_table (id integer);");
-            await File.WriteAllTextAsync(
-                Path.Combine(scripts.FullName, "0002_broken.sql"),
-                "create table half_done (id integer);\nselect no_such_function();");
+            foreach (var (file, sql) in files)
+            {
+                await File.WriteAllTextAsync(Path.Combine(scripts.FullName, file), sql);
+            }
 
-            var error = Assert.Throws<InvalidOperationException>(
-                () => DatabaseMigrator.Migrate(postgres.ConnectionStringFor(database), scripts.FullName));
-
-            Assert.Contains("0002_broken.sql", error.Message, StringComparison.Ordinal);
-            await using var connection = await PostgresFixture.OpenServerAsync(postgres.ConnectionStringFor(database));
-            var tables = (await connection.QueryAsync<string>(
-                "select table_name from information_schema.tables where table_name in ('ok_table', 'half_done')")).ToList();
-            Assert.Equal(["ok_table"], tables);
+            await test(scripts.FullName, database);
         }
         finally
         {
